@@ -1,0 +1,17 @@
+#include "strata_cpu.h"
+
+strata_isa strata_detect_isa(void) {
+#if defined(__x86_64__) || defined(_M_X64)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw"))
+        return STRATA_ISA_AVX512;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        return STRATA_ISA_AVX2;
+    return STRATA_ISA_PORTABLE;
+#elif defined(__aarch64__)
+    return STRATA_ISA_NEON;
+#else
+    return STRATA_ISA_PORTABLE;
+#endif
+}

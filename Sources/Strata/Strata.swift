@@ -1,0 +1,3 @@
+@_exported import StrataKernels
+@_exported import StrataCore
+@_exported import StrataNN
