@@ -4,4 +4,5 @@
 #include "strata_cpu.h"
 #include "strata_gemm.h"
 #include "strata_vecmath.h"
+#include "strata_attention.h"
 #endif
