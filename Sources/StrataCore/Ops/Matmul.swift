@@ -1,0 +1,79 @@
+import StrataKernels
+
+// Matrix products over the last two axes with NumPy batch broadcasting. Transposes are GEMM flags, never
+// copies, so `x.matmul(w, transposeB: true)` (a Linear layer with W [out, in]) costs one NT GEMM and its
+// backward one NN and one TN GEMM.
+
+extension Tensor {
+    /// self [..., M, K] × other [..., K, N] → [..., M, N]; with `transposeA`/`transposeB` the last two
+    /// axes of that operand are read swapped. Batch axes broadcast.
+    public func matmul(_ other: Tensor, transposeA: Bool = false, transposeB: Bool = false) -> Tensor {
+        let a = self, b = other
+        let value = Tensor.matmulValue(a, transposeA, b, transposeB)
+        return Tensor.record("matmul", value, [a, b]) { g in
+            let ga: Tensor? = a.node == nil ? nil : (transposeA
+                ? Tensor.matmulValue(b, transposeB, g, true)     // dAᵀ = op(B) gᵀ
+                : Tensor.matmulValue(g, false, b, !transposeB)).sumToShape(a.shape)
+            let gb: Tensor? = b.node == nil ? nil : Tensor.weightGradient(a, transposeA, g, transposedResult: transposeB, bShape: b.shape)
+            return [ga, gb]
+        }
+    }
+
+    /// Gradient of the right operand: op(A)ᵀ g, summed over broadcast batch axes, stored as `bShape`
+    /// (transposed when B was read transposed). A 2-D B takes one GEMM over the flattened batch.
+    private static func weightGradient(_ a: Tensor, _ transA: Bool, _ g: Tensor,
+                                       transposedResult: Bool, bShape: [Int]) -> Tensor {
+        if bShape.count == 2 && !transA {
+            let k = a.shape[a.rank - 1], n = g.shape[g.rank - 1]
+            let rows = a.count / Swift.max(k, 1)
+            let a2 = a.reshaped([rows, k]), g2 = g.reshaped([rows, n])
+            return transposedResult ? matmulValue(g2, true, a2, false) : matmulValue(a2, true, g2, false)
+        }
+        let full = transposedResult ? matmulValue(g, true, a, transA) : matmulValue(a, !transA, g, false)
+        return full.sumToShape(bShape)
+    }
+
+    /// Shape of op(x)'s last two axes.
+    private static func matrixDims(_ x: Tensor, _ trans: Bool, op: String) -> (rows: Int, cols: Int) {
+        guard x.rank >= 2 else { shapeError(op, "operands need at least 2 dimensions, got \(x.shape)") }
+        let r = x.shape[x.rank - 2], c = x.shape[x.rank - 1]
+        return trans ? (c, r) : (r, c)
+    }
+
+    /// The product without autograd: one GEMM, or one batched GEMM with stride-0 broadcasting.
+    static func matmulValue(_ a: Tensor, _ transA: Bool, _ b: Tensor, _ transB: Bool) -> Tensor {
+        let (m, k) = matrixDims(a, transA, op: "matmul")
+        let (k2, n) = matrixDims(b, transB, op: "matmul")
+        guard k == k2 else {
+            shapeError("matmul", "inner dimensions differ: \(a.shape)\(transA ? "ᵀ" : "") × \(b.shape)\(transB ? "ᵀ" : "") (\(k) vs \(k2))")
+        }
+        let aBatch = Array(a.shape.dropLast(2)), bBatch = Array(b.shape.dropLast(2))
+        guard let batchShape = Shape.broadcast(aBatch, bBatch) else {
+            shapeError("matmul", "batch dimensions of \(a.shape) and \(b.shape) cannot be broadcast")
+        }
+        let batch = Shape.count(batchShape)
+        let out = Tensor(uninitialized: batchShape + [m, n])
+        let lda = a.shape[a.rank - 1], ldb = b.shape[b.rank - 1]
+        // A non-transposed A whose batch is its own and B shared by all: one tall GEMM.
+        if !transA && bBatch.allSatisfy({ $0 == 1 }) && aBatch == batchShape {
+            sgemm(transA: false, transB: transB, m: batch * m, n: n, k: k, a: a.pointer, lda: lda,
+                  b: b.pointer, ldb: ldb, c: out.pointer, ldc: n)
+            return out
+        }
+        let (av, sa) = batchOperand(a, aBatch, batchShape)
+        let (bv, sb) = batchOperand(b, bBatch, batchShape)
+        sgemmBatched(batch: batch, transA: transA, transB: transB, m: m, n: n, k: k,
+                     a: av.pointer, lda: lda, strideA: sa, b: bv.pointer, ldb: ldb, strideB: sb,
+                     c: out.pointer, ldc: n, strideC: m * n)
+        return out
+    }
+
+    /// An operand laid out for a batched GEMM over `batchShape`: shared (stride 0), own, or expanded.
+    private static func batchOperand(_ x: Tensor, _ own: [Int], _ batchShape: [Int]) -> (Tensor, Int) {
+        let matrix = x.shape[x.rank - 2] * x.shape[x.rank - 1]
+        if Shape.count(own) == 1 { return (x, 0) }
+        if own == batchShape { return (x, matrix) }
+        let target = batchShape + Array(x.shape.suffix(2))
+        return (x.expandedValue(target), matrix)
+    }
+}

@@ -1,0 +1,25 @@
+import StrataKernels
+
+/// A 64-byte-aligned Float32 buffer shared by the tensors that view it (reshape shares, ops allocate).
+public final class TensorStorage: @unchecked Sendable {
+    /// Start of the buffer.
+    public let base: UnsafeMutablePointer<Float>
+    /// Number of Float elements.
+    public let count: Int
+
+    /// Allocates `count` floats, uninitialized (every op writes all of its output).
+    public init(uninitializedCount count: Int) {
+        self.count = count
+        let bytes = max(64, (count * MemoryLayout<Float>.stride + 63) & ~63)
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+        base = raw.bindMemory(to: Float.self, capacity: max(count, 1))
+    }
+
+    /// Allocates `count` floats set to `value`.
+    public convenience init(count: Int, repeating value: Float) {
+        self.init(uninitializedCount: count)
+        base.initialize(repeating: value, count: count)
+    }
+
+    deinit { UnsafeMutableRawPointer(base).deallocate() }
+}
