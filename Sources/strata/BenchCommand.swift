@@ -1,0 +1,91 @@
+import ArgumentParser
+import Foundation
+import Strata
+
+/// `strata bench …`: release-build measurements that anyone can rerun.
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench", abstract: "Measure kernels and workloads.",
+        subcommands: [BenchKernels.self])
+}
+
+/// `strata bench kernels`: GEMM GFLOP/s per transpose case and thread count, and fused attention
+/// forward+backward throughput and peak memory against sequence length.
+struct BenchKernels: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kernels", abstract: "GEMM and fused-attention throughput (GFLOP/s, tokens/s, peak memory).")
+
+    enum Part: String, ExpressibleByArgument, CaseIterable { case all, gemm, attention }
+
+    @Flag(help: "Print one JSON object per line instead of a table.")
+    var json = false
+    @Option(help: "Which kernels to measure: all, gemm or attention.")
+    var only: Part = .all
+    @Option(parsing: .upToNextOption, help: "GEMM sizes (square).")
+    var sizes: [Int] = [256, 512, 1024, 2048]
+    @Option(parsing: .upToNextOption, help: "Attention sequence lengths.")
+    var lengths: [Int] = [256, 512, 1024, 2048, 4096]
+    @Option(help: "Largest thread count to measure (default: all cores, from STRATA_THREADS or the machine).")
+    var threads: Int?
+
+    func validate() throws {
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        if sizes.contains(where: { $0 < 1 }) || lengths.contains(where: { $0 < 1 }) {
+            throw ValidationError("--sizes and --lengths must be positive")
+        }
+    }
+
+    func run() throws {
+        let all = min(threads ?? ThreadPool.shared.threadCount, ThreadPool.shared.threadCount)
+        let threadCounts = all > 1 ? [1, all] : [1]
+        if !json {
+            print("strata \(StrataVersion.current) · ISA \(VectorISA.detected.rawValue) · up to \(all) threads")
+        }
+        if only != .attention {
+            if !json { print("\nGEMM (square n×n×n, GFLOP/s, median of repeats)") }
+            printHeader(["kernel", "n", "threads", "GFLOP/s", "ms"])
+            for n in sizes {
+                for (ta, tb) in [(false, false), (false, true), (true, false)] {
+                    for t in threadCounts {
+                        emit(GEMMBenchmark.run(n: n, transA: ta, transB: tb, threads: t))
+                    }
+                }
+            }
+        }
+        if only != .gemm {
+            if !json { print("\nFused attention forward+backward (B=1, H=6, D=64, causal)") }
+            printHeader(["kernel", "T", "threads", "GFLOP/s", "ms", "tokens/s", "peak MB"])
+            var peaks: [(Int, Double)] = []
+            for t in lengths {
+                let r = AttentionBenchmark.run(t: t, threads: all)
+                emit(r)
+                if let p = r.peakRSSMB { peaks.append((t, p)) }
+            }
+            if !json, let first = peaks.first, let last = peaks.last, last.0 > first.0 {
+                print(String(format: "peak memory grows %.2f× for %.0f× longer sequences (quadratic would be %.0f×)",
+                             last.1 / first.1, Double(last.0) / Double(first.0),
+                             pow(Double(last.0) / Double(first.0), 2)))
+            }
+        }
+    }
+
+    private func printHeader(_ columns: [String]) {
+        guard !json else { return }
+        print(columns.map { $0.padding(toLength: 10, withPad: " ", startingAt: 0) }.joined(separator: " "))
+    }
+
+    private func emit(_ r: KernelBenchResult) {
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            if let data = try? encoder.encode(r), let line = String(data: data, encoding: .utf8) { print(line) }
+        } else {
+            var cells = [r.name, "\(r.n)", "\(r.threads)", String(format: "%.1f", r.gflops),
+                         String(format: "%.2f", r.seconds * 1000)]
+            if let tps = r.tokensPerS { cells.append(String(format: "%.0f", tps)) }
+            if let mb = r.peakRSSMB { cells.append(String(format: "%.1f", mb)) }
+            print(cells.map { $0.padding(toLength: 10, withPad: " ", startingAt: 0) }.joined(separator: " "))
+        }
+        fflush(stdout)
+    }
+}

@@ -1,0 +1,12 @@
+import ArgumentParser
+import Strata
+
+/// The `strata` command: one tool for building, training, measuring and compressing transformer variants.
+@main
+struct StrataCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "strata",
+        abstract: "Build, train, compare and compress transformer variants on the CPU.",
+        version: StrataVersion.current,
+        subcommands: [BenchCommand.self])
+}
