@@ -7,9 +7,6 @@
 #include "strata_vecmath.h"
 #include "vecmath_simd.h"
 
-/// Columns per accumulator tile in the parameter-gradient kernels (kept in registers across rows).
-#define PARAM_TILE (4 * VW)
-
 VM_INLINE void layernorm_forward(const float *x, const float *weight, const float *bias, long rows, long cols,
                                  float eps, float *y, float *mean, float *rstd) {
     for (long r = 0; r < rows; r++) {
@@ -39,9 +36,17 @@ VM_INLINE void layernorm_forward(const float *x, const float *weight, const floa
     }
 }
 
+/// Starts a block's partial sums: zero them when this row opens a new block of `block_rows` rows.
+VM_INLINE void zero_at_block_start(float *partial, long r, long block_rows, long cols) {
+    if (partial && r % block_rows == 0)
+        for (long j = 0; j < cols; j++) partial[(r / block_rows) * cols + j] = 0.0f;
+}
+
 // With x̂ = (x−μ)·rstd and g = dy∘w:  dx = rstd·(g − mean(g) − x̂·mean(g∘x̂)).
-VM_INLINE void layernorm_backward_dx(const float *x, const float *weight, const float *mean, const float *rstd,
-                                     const float *dy, long rows, long cols, float *dx) {
+// The second pass also adds dy·x̂ and dy into the partial sums of the row's block (rows in order).
+VM_INLINE void layernorm_backward(const float *x, const float *weight, const float *mean, const float *rstd,
+                                  const float *dy, long rows, long cols, long block_rows, float *dx,
+                                  float *dweight_part, float *dbias_part) {
     for (long r = 0; r < rows; r++) {
         const float *xr = x + r * cols, *dyr = dy + r * cols;
         float *dxr = dx + r * cols;
@@ -56,37 +61,18 @@ VM_INLINE void layernorm_backward_dx(const float *x, const float *weight, const 
             sgx += g * h;
         }
         float mg = vm_hsum(sg) / (float)cols, mgx = vm_hsum(sgx) / (float)cols;
+        zero_at_block_start(dweight_part, r, block_rows, cols);
+        zero_at_block_start(dbias_part, r, block_rows, cols);
+        float *pw = dweight_part ? dweight_part + (r / block_rows) * cols : 0;
+        float *pb = dbias_part ? dbias_part + (r / block_rows) * cols : 0;
         for (long j = 0; j < cols; j += VW) {
             long k = cols - j;
-            vf g = vm_ld(dyr + j, k, 0.0f);
+            vf d = vm_ld(dyr + j, k, 0.0f), g = d;
             if (weight) g = g * vm_ld(weight + j, k, 0.0f);
             vf h = (vm_ld(xr + j, k, mu) - mu) * rs;
             vm_st(dxr + j, rs * ((g - mg) - h * mgx), k);
-        }
-    }
-}
-
-VM_INLINE void layernorm_backward_params(const float *x, const float *mean, const float *rstd, const float *dy,
-                                         long rows, long cols, long c0, long c1, float *dweight, float *dbias) {
-    for (long t = c0; t < c1; t += PARAM_TILE) {
-        long width = c1 - t < PARAM_TILE ? c1 - t : PARAM_TILE;
-        vf aw[PARAM_TILE / VW] = {0}, ab[PARAM_TILE / VW] = {0};
-        for (long r = 0; r < rows; r++) {
-            const float *xr = x + r * cols + t, *dyr = dy + r * cols + t;
-            float mu = mean[r], rs = rstd[r];
-            for (long q = 0; q < PARAM_TILE / VW; q++) {
-                long k = width - q * VW;
-                if (k <= 0) break;
-                vf g = vm_ld(dyr + q * VW, k, 0.0f);
-                vf h = (vm_ld(xr + q * VW, k, mu) - mu) * rs;
-                aw[q] += g * h;
-                ab[q] += g;
-            }
-        }
-        for (long q = 0; q < PARAM_TILE / VW && width - q * VW > 0; q++) {
-            long k = width - q * VW, at = t + q * VW;
-            if (dweight) vm_st(dweight + at, vm_ld(dweight + at, k, 0.0f) + aw[q], k);
-            if (dbias) vm_st(dbias + at, vm_ld(dbias + at, k, 0.0f) + ab[q], k);
+            if (pw) vm_st(pw + j, vm_ld(pw + j, k, 0.0f) + d * h, k);
+            if (pb) vm_st(pb + j, vm_ld(pb + j, k, 0.0f) + d, k);
         }
     }
 }
@@ -112,9 +98,9 @@ VM_INLINE void rmsnorm_forward(const float *x, const float *weight, long rows, l
     }
 }
 
-// With x̂ = x·rstd and g = dy∘w:  dx = rstd·(g − x̂·mean(g∘x̂)).
-VM_INLINE void rmsnorm_backward_dx(const float *x, const float *weight, const float *rstd, const float *dy,
-                                   long rows, long cols, float *dx) {
+// With x̂ = x·rstd and g = dy∘w:  dx = rstd·(g − x̂·mean(g∘x̂)); dy·x̂ goes to the block's partial sums.
+VM_INLINE void rmsnorm_backward(const float *x, const float *weight, const float *rstd, const float *dy, long rows,
+                                long cols, long block_rows, float *dx, float *dweight_part) {
     for (long r = 0; r < rows; r++) {
         const float *xr = x + r * cols, *dyr = dy + r * cols;
         float *dxr = dx + r * cols;
@@ -127,34 +113,26 @@ VM_INLINE void rmsnorm_backward_dx(const float *x, const float *weight, const fl
             sgx += g * (vm_ld(xr + j, k, 0.0f) * rs);
         }
         float mgx = vm_hsum(sgx) / (float)cols;
+        zero_at_block_start(dweight_part, r, block_rows, cols);
+        float *pw = dweight_part ? dweight_part + (r / block_rows) * cols : 0;
         for (long j = 0; j < cols; j += VW) {
             long k = cols - j;
-            vf g = vm_ld(dyr + j, k, 0.0f);
+            vf d = vm_ld(dyr + j, k, 0.0f), g = d;
             if (weight) g = g * vm_ld(weight + j, k, 0.0f);
             vf h = vm_ld(xr + j, k, 0.0f) * rs;
             vm_st(dxr + j, rs * (g - h * mgx), k);
+            if (pw) vm_st(pw + j, vm_ld(pw + j, k, 0.0f) + d * h, k);
         }
     }
 }
 
-VM_INLINE void rmsnorm_backward_params(const float *x, const float *rstd, const float *dy, long rows, long cols,
-                                       long c0, long c1, float *dweight) {
-    for (long t = c0; t < c1; t += PARAM_TILE) {
-        long width = c1 - t < PARAM_TILE ? c1 - t : PARAM_TILE;
-        vf aw[PARAM_TILE / VW] = {0};
-        for (long r = 0; r < rows; r++) {
-            const float *xr = x + r * cols + t, *dyr = dy + r * cols + t;
-            float rs = rstd[r];
-            for (long q = 0; q < PARAM_TILE / VW; q++) {
-                long k = width - q * VW;
-                if (k <= 0) break;
-                aw[q] += vm_ld(dyr + q * VW, k, 0.0f) * (vm_ld(xr + q * VW, k, 0.0f) * rs);
-            }
-        }
-        for (long q = 0; q < PARAM_TILE / VW && width - q * VW > 0; q++) {
-            long k = width - q * VW, at = t + q * VW;
-            vm_st(dweight + at, vm_ld(dweight + at, k, 0.0f) + aw[q], k);
-        }
+/// dst[c] += Σ_b src[b, c] for c in [c0, c1), blocks added in order b = 0, 1, ...
+VM_INLINE void sum_blocks(const float *src, long blocks, long cols, long c0, long c1, float *dst) {
+    for (long j = c0; j < c1; j += VW) {
+        long k = c1 - j;
+        vf acc = vm_splat(0.0f);
+        for (long b = 0; b < blocks; b++) acc += vm_ld(src + b * cols + j, k, 0.0f);
+        vm_st(dst + j, vm_ld(dst + j, k, 0.0f) + acc, k);
     }
 }
 
@@ -162,40 +140,30 @@ VM_VARIANTS(layernorm_forward,
             (const float *x, const float *weight, const float *bias, long rows, long cols, float eps, float *y,
              float *mean, float *rstd),
             (x, weight, bias, rows, cols, eps, y, mean, rstd))
-VM_VARIANTS(layernorm_backward_dx,
+VM_VARIANTS(layernorm_backward,
             (const float *x, const float *weight, const float *mean, const float *rstd, const float *dy,
-             long rows, long cols, float *dx),
-            (x, weight, mean, rstd, dy, rows, cols, dx))
-VM_VARIANTS(layernorm_backward_params,
-            (const float *x, const float *mean, const float *rstd, const float *dy, long rows, long cols,
-             long c0, long c1, float *dweight, float *dbias),
-            (x, mean, rstd, dy, rows, cols, c0, c1, dweight, dbias))
+             long rows, long cols, long block_rows, float *dx, float *dweight_part, float *dbias_part),
+            (x, weight, mean, rstd, dy, rows, cols, block_rows, dx, dweight_part, dbias_part))
 VM_VARIANTS(rmsnorm_forward,
             (const float *x, const float *weight, long rows, long cols, float eps, float *y, float *rstd),
             (x, weight, rows, cols, eps, y, rstd))
-VM_VARIANTS(rmsnorm_backward_dx,
+VM_VARIANTS(rmsnorm_backward,
             (const float *x, const float *weight, const float *rstd, const float *dy, long rows, long cols,
-             float *dx),
-            (x, weight, rstd, dy, rows, cols, dx))
-VM_VARIANTS(rmsnorm_backward_params,
-            (const float *x, const float *rstd, const float *dy, long rows, long cols, long c0, long c1,
-             float *dweight),
-            (x, rstd, dy, rows, cols, c0, c1, dweight))
+             long block_rows, float *dx, float *dweight_part),
+            (x, weight, rstd, dy, rows, cols, block_rows, dx, dweight_part))
+VM_VARIANTS(sum_blocks, (const float *src, long blocks, long cols, long c0, long c1, float *dst),
+            (src, blocks, cols, c0, c1, dst))
 
 void strata_layernorm_forward(strata_isa isa, const float *x, const float *weight, const float *bias, long rows,
                               long cols, float eps, float *y, float *mean, float *rstd) {
     VM_CALL(isa, layernorm_forward, (x, weight, bias, rows, cols, eps, y, mean, rstd));
 }
 
-void strata_layernorm_backward_dx(strata_isa isa, const float *x, const float *weight, const float *mean,
-                                  const float *rstd, const float *dy, long rows, long cols, float *dx) {
-    VM_CALL(isa, layernorm_backward_dx, (x, weight, mean, rstd, dy, rows, cols, dx));
-}
-
-void strata_layernorm_backward_params(strata_isa isa, const float *x, const float *mean, const float *rstd,
-                                      const float *dy, long rows, long cols, long c0, long c1, float *dweight,
-                                      float *dbias) {
-    VM_CALL(isa, layernorm_backward_params, (x, mean, rstd, dy, rows, cols, c0, c1, dweight, dbias));
+void strata_layernorm_backward(strata_isa isa, const float *x, const float *weight, const float *mean,
+                               const float *rstd, const float *dy, long rows, long cols, long block_rows, float *dx,
+                               float *dweight_part, float *dbias_part) {
+    VM_CALL(isa, layernorm_backward,
+            (x, weight, mean, rstd, dy, rows, cols, block_rows, dx, dweight_part, dbias_part));
 }
 
 void strata_rmsnorm_forward(strata_isa isa, const float *x, const float *weight, long rows, long cols, float eps,
@@ -203,12 +171,12 @@ void strata_rmsnorm_forward(strata_isa isa, const float *x, const float *weight,
     VM_CALL(isa, rmsnorm_forward, (x, weight, rows, cols, eps, y, rstd));
 }
 
-void strata_rmsnorm_backward_dx(strata_isa isa, const float *x, const float *weight, const float *rstd,
-                                const float *dy, long rows, long cols, float *dx) {
-    VM_CALL(isa, rmsnorm_backward_dx, (x, weight, rstd, dy, rows, cols, dx));
+void strata_rmsnorm_backward(strata_isa isa, const float *x, const float *weight, const float *rstd,
+                             const float *dy, long rows, long cols, long block_rows, float *dx,
+                             float *dweight_part) {
+    VM_CALL(isa, rmsnorm_backward, (x, weight, rstd, dy, rows, cols, block_rows, dx, dweight_part));
 }
 
-void strata_rmsnorm_backward_params(strata_isa isa, const float *x, const float *rstd, const float *dy, long rows,
-                                    long cols, long c0, long c1, float *dweight) {
-    VM_CALL(isa, rmsnorm_backward_params, (x, rstd, dy, rows, cols, c0, c1, dweight));
+void strata_sum_blocks(strata_isa isa, const float *src, long blocks, long cols, long c0, long c1, float *dst) {
+    VM_CALL(isa, sum_blocks, (src, blocks, cols, c0, c1, dst));
 }

@@ -2,8 +2,9 @@ import CStrataKernels
 
 /// Fused layer norm and RMS norm over the rows of a row-major [R×C] buffer, forward and backward.
 ///
-/// Rows are split across threads; the weight / bias gradients (sums over rows) are split over column
-/// blocks and sum rows in order, so every output has the same bits at any thread count.
+/// Rows are split across threads. The weight / bias gradients (sums over rows) are built from partial
+/// sums over fixed 32-row blocks, then added block by block in order, so their bits never depend on the
+/// thread count.
 public enum NormKernels {
     /// y = (x - mean)/sqrt(var + eps) * weight + bias per row (biased variance); weight/bias optional (nil = 1 / 0).
     /// Saves mean and rstd per row.
@@ -28,14 +29,17 @@ public enum NormKernels {
                                          dBias: UnsafeMutablePointer<Float>?) {
         checkShape("layerNormBackward", rows: rows, cols: cols, eps: 0)
         let isa = VecMath.cISA
-        parallelFor(rows, grain: VecMath.rowGrain(cols)) { r in
-            let o = r.lowerBound * cols
-            strata_layernorm_backward_dx(isa, x + o, weight, mean + r.lowerBound, rstd + r.lowerBound, dy + o,
-                                         r.count, cols, dx + o)
-        }
-        guard dWeight != nil || dBias != nil else { return }
-        forColumnBlocks(rows: rows, cols: cols) { c0, c1 in
-            strata_layernorm_backward_params(isa, x, mean, rstd, dy, rows, cols, c0, c1, dWeight, dBias)
+        withParameterPartials(rows: rows, cols: cols, count: (dWeight != nil ? 1 : 0) + (dBias != nil ? 1 : 0)) {
+            partials, blocks in
+            let pw = dWeight != nil ? partials : nil
+            let pb = dBias != nil ? partials.map { $0 + (dWeight != nil ? blocks * cols : 0) } : nil
+            forRowBlocks(rows: rows, cols: cols) { r0, n in
+                let o = r0 * cols, b0 = r0 / Self.blockRows * cols
+                strata_layernorm_backward(isa, x + o, weight, mean + r0, rstd + r0, dy + o, n, cols, Self.blockRows,
+                                          dx + o, pw.map { $0 + b0 }, pb.map { $0 + b0 })
+            }
+            if let dWeight, let pw { sumBlocks(pw, blocks: blocks, cols: cols, into: dWeight) }
+            if let dBias, let pb { sumBlocks(pb, blocks: blocks, cols: cols, into: dBias) }
         }
     }
 
@@ -56,13 +60,13 @@ public enum NormKernels {
                                        dx: UnsafeMutablePointer<Float>, dWeight: UnsafeMutablePointer<Float>?) {
         checkShape("rmsNormBackward", rows: rows, cols: cols, eps: 0)
         let isa = VecMath.cISA
-        parallelFor(rows, grain: VecMath.rowGrain(cols)) { r in
-            let o = r.lowerBound * cols
-            strata_rmsnorm_backward_dx(isa, x + o, weight, rstd + r.lowerBound, dy + o, r.count, cols, dx + o)
-        }
-        guard let dWeight else { return }
-        forColumnBlocks(rows: rows, cols: cols) { c0, c1 in
-            strata_rmsnorm_backward_params(isa, x, rstd, dy, rows, cols, c0, c1, dWeight)
+        withParameterPartials(rows: rows, cols: cols, count: dWeight != nil ? 1 : 0) { partials, blocks in
+            forRowBlocks(rows: rows, cols: cols) { r0, n in
+                let o = r0 * cols
+                strata_rmsnorm_backward(isa, x + o, weight, rstd + r0, dy + o, n, cols, Self.blockRows, dx + o,
+                                        partials.map { $0 + r0 / Self.blockRows * cols })
+            }
+            if let dWeight, let partials { sumBlocks(partials, blocks: blocks, cols: cols, into: dWeight) }
         }
     }
 
@@ -72,12 +76,35 @@ public enum NormKernels {
         precondition(eps >= 0 && eps.isFinite, "NormKernels.\(kernel): eps must be finite and ≥ 0, got \(eps)")
     }
 
-    /// Splits 0..<cols into 16-column blocks across threads (each block sums all rows itself).
-    static func forColumnBlocks(rows: Int, cols: Int, _ body: (Int, Int) -> Void) {
-        guard rows > 0 else { return }
-        let block = 16, blocks = (cols + block - 1) / block
-        parallelFor(blocks, grain: max(1, 16_384 / (rows * block))) { r in
-            body(r.lowerBound * block, min(r.upperBound * block, cols))
+    /// Rows per block of the parameter-gradient partial sums. A constant, so the order in which rows
+    /// are added never depends on the thread count; blocks are also the unit of work handed to threads.
+    static let blockRows = 32
+
+    /// Calls body with scratch for `count` arrays of per-block partial sums ([⌈R/32⌉×C] each; nil if 0).
+    static func withParameterPartials(rows: Int, cols: Int, count: Int,
+                                      _ body: (UnsafeMutablePointer<Float>?, Int) -> Void) {
+        let blocks = (rows + blockRows - 1) / blockRows
+        guard count > 0, blocks > 0 else { return body(nil, blocks) }
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: count * blocks * cols)
+        defer { scratch.deallocate() }
+        body(scratch, blocks)
+    }
+
+    /// Hands threads runs of whole row blocks as (first row, row count).
+    static func forRowBlocks(rows: Int, cols: Int, _ body: (Int, Int) -> Void) {
+        let blocks = (rows + blockRows - 1) / blockRows
+        parallelFor(blocks, grain: max(1, VecMath.rowGrain(cols) / blockRows)) { r in
+            let r0 = r.lowerBound * blockRows
+            body(r0, min(r.upperBound * blockRows, rows) - r0)
+        }
+    }
+
+    /// dst[c] += Σ_b partials[b, c], blocks in order, split over 16-column groups.
+    static func sumBlocks(_ partials: UnsafeMutablePointer<Float>, blocks: Int, cols: Int,
+                          into dst: UnsafeMutablePointer<Float>) {
+        let isa = VecMath.cISA, group = 16, groups = (cols + group - 1) / group
+        parallelFor(groups, grain: max(1, 16_384 / (blocks * group))) { r in
+            strata_sum_blocks(isa, partials, blocks, cols, r.lowerBound * group, min(r.upperBound * group, cols), dst)
         }
     }
 }

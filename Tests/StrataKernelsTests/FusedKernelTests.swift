@@ -419,3 +419,68 @@ final class FusedKernelTests: XCTestCase {
         }
     }
 }
+
+/// Throughput of the fused kernels against their twins; runs only with STRATA_BENCH=1 (release build):
+/// `STRATA_BENCH=1 swift test -c release --filter FusedKernelBenchmarks`.
+final class FusedKernelBenchmarks: XCTestCase {
+    func testPrintThroughput() throws {
+        try XCTSkipUnless(ProcessInfo.processInfo.environment["STRATA_BENCH"] == "1", "set STRATA_BENCH=1")
+        var rng = FusedKernelTests.Rng(state: 1)
+        func report(_ name: String, elements: Int, fast: () -> Void, reference: () -> Void) {
+            let t1 = Threads.$limit.withValue(1) { BenchTimer.median(fast) }
+            let t2 = Threads.$limit.withValue(2) { BenchTimer.median(fast) }
+            let tr = BenchTimer.median(warmup: 0, repeats: 1, minSeconds: 0, reference)
+            let rate = { (t: Double) in String(format: "%7.0f", Double(elements) / t / 1e6) }
+            print("\(name.padding(toLength: 26, withPad: " ", startingAt: 0)) Melem/s 1 thread \(rate(t1))  " +
+                  "2 threads \(rate(t2))  reference \(rate(tr))  (\(VectorISA.detected))")
+        }
+        let n = 1 << 22
+        let x = rng.array(n, scale: 3), dy = rng.array(n)
+        var y = [Float](repeating: 0, count: n)
+        for kind in [ActivationKernels.Kind.exp, .tanh, .gelu, .geluTanh, .silu, .softplus] {
+            report("\(kind) forward", elements: n, fast: { ActivationKernels.forward(kind, x: x, y: &y, count: n) },
+                   reference: { ActivationKernels.forwardReference(kind, x: x, y: &y, count: n) })
+            report("\(kind) backward", elements: n, fast: { ActivationKernels.backward(kind, x: x, dy: dy, dx: &y, count: n) },
+                   reference: { ActivationKernels.backwardReference(kind, x: x, dy: dy, dx: &y, count: n) })
+        }
+        let (rows, cols) = (4096, 1024)
+        var mean = [Float](repeating: 0, count: rows), rstd = mean, dw = [Float](repeating: 0, count: cols), db = dw
+        let w = rng.array(cols), b = rng.array(cols)
+        report("layerNorm fwd 4096x1024", elements: n, fast: {
+            NormKernels.layerNormForward(x: x, weight: w, bias: b, rows: rows, cols: cols, eps: 1e-5, y: &y, mean: &mean, rstd: &rstd)
+        }, reference: {
+            NormKernels.layerNormForwardReference(x: x, weight: w, bias: b, rows: rows, cols: cols, eps: 1e-5, y: &y, mean: &mean, rstd: &rstd)
+        })
+        report("layerNorm bwd 4096x1024", elements: n, fast: {
+            NormKernels.layerNormBackward(x: x, weight: w, mean: mean, rstd: rstd, dy: dy, rows: rows, cols: cols, dx: &y, dWeight: &dw, dBias: &db)
+        }, reference: {
+            NormKernels.layerNormBackwardReference(x: x, weight: w, mean: mean, rstd: rstd, dy: dy, rows: rows, cols: cols, dx: &y, dWeight: &dw, dBias: &db)
+        })
+        report("rmsNorm bwd 4096x1024", elements: n, fast: {
+            NormKernels.rmsNormBackward(x: x, weight: w, rstd: rstd, dy: dy, rows: rows, cols: cols, dx: &y, dWeight: &dw)
+        }, reference: {
+            NormKernels.rmsNormBackwardReference(x: x, weight: w, rstd: rstd, dy: dy, rows: rows, cols: cols, dx: &y, dWeight: &dw)
+        })
+        report("softmax fwd 4096x1024", elements: n, fast: { SoftmaxKernels.softmaxForward(x: x, rows: rows, cols: cols, y: &y) },
+               reference: { SoftmaxKernels.softmaxForwardReference(x: x, rows: rows, cols: cols, y: &y) })
+        let (ceRows, vocab) = (128, 32_768)
+        let targets = (0..<ceRows).map { Int32($0 * 97 % vocab) }, dLoss = [Float](repeating: 1, count: ceRows)
+        var losses = [Float](repeating: 0, count: ceRows), lse = losses
+        report("CE fwd 128x32768", elements: n, fast: {
+            CrossEntropyKernels.forward(logits: x, targets: targets, rows: ceRows, vocab: vocab, ignoreIndex: -100, labelSmoothing: 0.1, losses: &losses, lse: &lse)
+        }, reference: {
+            CrossEntropyKernels.forwardReference(logits: x, targets: targets, rows: ceRows, vocab: vocab, ignoreIndex: -100, labelSmoothing: 0.1, losses: &losses, lse: &lse)
+        })
+        report("CE bwd 128x32768", elements: n, fast: {
+            CrossEntropyKernels.backward(logits: x, targets: targets, lse: lse, dLoss: dLoss, rows: ceRows, vocab: vocab, ignoreIndex: -100, labelSmoothing: 0.1, dLogits: &y)
+        }, reference: {
+            CrossEntropyKernels.backwardReference(logits: x, targets: targets, lse: lse, dLoss: dLoss, rows: ceRows, vocab: vocab, ignoreIndex: -100, labelSmoothing: 0.1, dLogits: &y)
+        })
+        var p = x, m = [Float](repeating: 0, count: n), v = m
+        report("AdamW 4M params", elements: n, fast: {
+            AdamWKernel.update(param: &p, grad: dy, m: &m, v: &v, count: n, lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.1, step: 1)
+        }, reference: {
+            AdamWKernel.updateReference(param: &p, grad: dy, m: &m, v: &v, count: n, lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.1, step: 1)
+        })
+    }
+}

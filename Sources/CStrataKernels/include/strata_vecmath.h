@@ -2,7 +2,7 @@
 // softmax, log-softmax, cross-entropy). Every kernel takes the ISA to run (from strata_detect_isa(),
 // or a lower one to test that path) and works on row-major contiguous buffers; shapes are written
 // beside each pointer. Row kernels take any contiguous block of rows, so callers split work over rows
-// (outputs); the parameter-gradient kernels take a column range [c0, c1) and sum over all rows in order.
+// (outputs); parameter gradients go through per-block partial sums that strata_sum_blocks adds in order.
 #ifndef STRATA_VECMATH_H
 #define STRATA_VECMATH_H
 
@@ -40,26 +40,24 @@ void strata_adamw_update(strata_isa isa, float *param /* [n] */, const float *gr
 void strata_layernorm_forward(strata_isa isa, const float *x /* [R×C] */, const float *weight /* [C] */,
                               const float *bias /* [C] */, long rows, long cols, float eps,
                               float *y /* [R×C] */, float *mean /* [R] */, float *rstd /* [R] */);
-/// dx for a block of rows (overwritten).
-void strata_layernorm_backward_dx(strata_isa isa, const float *x /* [R×C] */, const float *weight /* [C] */,
-                                  const float *mean /* [R] */, const float *rstd /* [R] */,
-                                  const float *dy /* [R×C] */, long rows, long cols, float *dx /* [R×C] */);
-/// dweight[c] += Σ_r dy·x̂, dbias[c] += Σ_r dy for c in [c0, c1), rows summed in order; either may be NULL.
-void strata_layernorm_backward_params(strata_isa isa, const float *x /* [R×C] */, const float *mean /* [R] */,
-                                      const float *rstd /* [R] */, const float *dy /* [R×C] */, long rows,
-                                      long cols, long c0, long c1, float *dweight /* [C] */,
-                                      float *dbias /* [C] */);
+/// dx for a run of rows (overwritten). Rows are grouped in blocks of block_rows counted from the first
+/// row passed (which the caller puts on a block boundary); for block b, dweight_part[b×C ...] = Σ dy·x̂ and
+/// dbias_part[b×C ...] = Σ dy over its rows, in row order (overwritten; either may be NULL).
+void strata_layernorm_backward(strata_isa isa, const float *x /* [R×C] */, const float *weight /* [C] */,
+                               const float *mean /* [R] */, const float *rstd /* [R] */, const float *dy /* [R×C] */,
+                               long rows, long cols, long block_rows, float *dx /* [R×C] */,
+                               float *dweight_part /* [⌈R/block_rows⌉×C] */, float *dbias_part /* same */);
 
 /// RMS norm over each row of x; weight may be NULL.
 void strata_rmsnorm_forward(strata_isa isa, const float *x /* [R×C] */, const float *weight /* [C] */,
                             long rows, long cols, float eps, float *y /* [R×C] */, float *rstd /* [R] */);
-void strata_rmsnorm_backward_dx(strata_isa isa, const float *x /* [R×C] */, const float *weight /* [C] */,
-                                const float *rstd /* [R] */, const float *dy /* [R×C] */, long rows,
-                                long cols, float *dx /* [R×C] */);
-/// dweight[c] += Σ_r dy·x·rstd for c in [c0, c1), rows summed in order.
-void strata_rmsnorm_backward_params(strata_isa isa, const float *x /* [R×C] */, const float *rstd /* [R] */,
-                                    const float *dy /* [R×C] */, long rows, long cols, long c0, long c1,
-                                    float *dweight /* [C] */);
+/// dx for a run of rows, and per-block partial sums of dy·x·rstd (as in strata_layernorm_backward).
+void strata_rmsnorm_backward(strata_isa isa, const float *x /* [R×C] */, const float *weight /* [C] */,
+                             const float *rstd /* [R] */, const float *dy /* [R×C] */, long rows, long cols,
+                             long block_rows, float *dx /* [R×C] */, float *dweight_part /* [⌈R/block_rows⌉×C] */);
+/// dst[c] += Σ_b src[b, c] for c in [c0, c1), blocks summed in order b = 0 ..< blocks.
+void strata_sum_blocks(strata_isa isa, const float *src /* [B×C] */, long blocks, long cols, long c0, long c1,
+                       float *dst /* [C] */);
 
 /// Row softmax (max-subtracted); a row that is all −inf gives zeros.
 void strata_softmax_forward(strata_isa isa, const float *x /* [R×C] */, long rows, long cols,
