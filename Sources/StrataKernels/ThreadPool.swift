@@ -93,6 +93,12 @@ public final class ThreadPool: @unchecked Sendable {
         return lower..<(lower + base + (c < extra ? 1 : 0))
     }
 
+    /// Runs chunk `index` of the current job. Kept out of line so that no reference to the job's
+    /// closure outlives the call: `parallelFor` returns (and ends its `withoutActuallyEscaping` scope)
+    /// as soon as `pending` reaches zero.
+    @inline(never)
+    private func runJob(_ index: Int) { job?(index) }
+
     private func workerLoop(index: Int) {
         var seen = 0
         while true {
@@ -106,11 +112,10 @@ public final class ThreadPool: @unchecked Sendable {
                 pthread_cond_wait(wake, mutex)
             }
             seen = generation.load(ordering: .acquiring)
-            let run = job
             let chunks = jobChunks
             pthread_mutex_unlock(mutex)
-            if let run, index < chunks {
-                run(index)
+            if index < chunks {
+                runJob(index)
                 pending.subtract(1, ordering: .releasing)
             }
         }
