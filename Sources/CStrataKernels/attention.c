@@ -187,10 +187,12 @@ static void tile_score_grad(const strata_attention_problem *p, const strata_atte
 }
 
 // dK, dV rows of one (b, kv head, key tile): every query head of the group, every query tile that sees
-// the key tile, in a fixed order, accumulated in dka [BK,D] and dva [BK,Dv].
+// the key tile, in a fixed order, accumulated in dka [BK,D] and dva [BK,Dv]. With dq_acc non-NULL (the
+// fused backward, which owns the whole group) it also adds dX K to the unscaled dQ rows [B,H,T,D]: the
+// same tiles and operations as dq_tile in the same key order, so both paths give the same bits.
 static void dkdv_tile(const strata_attention_problem *p, const strata_attention_ops *ops,
                       const float *q, const float *k, const float *v, const float *lse,
-                      const float *dout, const float *delta, float *dk, float *dv,
+                      const float *dout, const float *delta, float *dk, float *dv, float *dq_acc,
                       long b, long kvh, long s0, float *scratch) {
     const long T = p->queries, S = p->keys, D = p->head_dim, Dv = p->value_dim;
     const long group = p->heads / p->kv_heads, bk = b * p->kv_heads + kvh;
@@ -212,6 +214,8 @@ static void dkdv_tile(const strata_attention_problem *p, const strata_attention_
             ops->matmul(cols, Dv, rows, pr, 1, BK, dot, Dv, dva, Dv, 1);  // dV += Pᵀ dO
             tile_score_grad(p, ops, dot, vt, delta + bh * T + t0, rows, cols, pr, dp);
             ops->matmul(cols, D, rows, pr, 1, BK, qt, D, dka, D, 1);      // dK += dXᵀ Q
+            if (dq_acc)                                                     // dQ += dX K
+                ops->matmul(rows, D, cols, pr, BK, 1, k + (bk * S + s0) * D, D, dq_acc + (bh * T + t0) * D, D, 1);
         }
     }
     for (long i = 0; i < cols; i++) {
@@ -233,7 +237,28 @@ void strata_attention_backward_dkdv(const strata_attention_problem *p, strata_is
     float *scratch = scratch_alloc((D + Dv) * BK + 2 * BQ * BK + BK * (D + Dv));
     for (long item = begin; item < end; item++) {
         const long bk = item / tiles, s0 = zigzag(item % tiles, tiles) * BK;
-        dkdv_tile(p, ops, q, k, v, lse, dout, delta, dk, dv, bk / p->kv_heads, bk % p->kv_heads, s0, scratch);
+        dkdv_tile(p, ops, q, k, v, lse, dout, delta, dk, dv, NULL, bk / p->kv_heads, bk % p->kv_heads, s0,
+                  scratch);
+    }
+    free(scratch);
+}
+
+void strata_attention_backward_fused(const strata_attention_problem *p, strata_isa isa,
+                                     const float *q, const float *k, const float *v,
+                                     const float *lse, const float *dout, const float *delta,
+                                     float *dq, float *dk, float *dv, long begin, long end) {
+    const strata_attention_ops *ops = ops_for(isa);
+    const long T = p->queries, D = p->head_dim, Dv = p->value_dim, group = p->heads / p->kv_heads;
+    const long tiles = ceil_div(p->keys, BK);
+    if (begin >= end) return;
+    float *scratch = scratch_alloc((D + Dv) * BK + 2 * BQ * BK + BK * (D + Dv));
+    for (long item = begin; item < end; item++) {
+        const long b = item / p->kv_heads, kvh = item % p->kv_heads;
+        float *dq_group = dq + (b * p->heads + kvh * group) * T * D;  // [group, T, D], owned by this item
+        memset(dq_group, 0, (size_t)(group * T * D) * sizeof(float));
+        for (long tile = 0; tile < tiles; tile++)  // increasing keys: dQ sums in dq_tile's order
+            dkdv_tile(p, ops, q, k, v, lse, dout, delta, dk, dv, dq, b, kvh, tile * BK, scratch);
+        ops->scale(dq_group, group * T * D, p->scale);
     }
     free(scratch);
 }
@@ -253,7 +278,7 @@ static void dq_tile(const strata_attention_problem *p, const strata_attention_op
 
     const long s_end = visible_end(p, t0, rows);
     for (long s0 = 0; s0 < s_end; s0 += BK) {
-        const long cols = min_l(BK, s_end - s0);
+        const long cols = min_l(BK, S - s0);  // whole key tiles, as in dkdv_tile (same bits when fused)
         pack_transposed(kb + s0 * D, cols, D, kt);
         pack_transposed(vb + s0 * Dv, cols, Dv, vt);
         tile_probabilities(p, ops, qt, kt, lse + bh * T + t0, rows, cols, b, h, t0, s0, pr);

@@ -127,16 +127,32 @@ public func attentionBackward(_ shape: AttentionShape, q: UnsafePointer<Float>, 
                       dOut: dOut, dQ: dQ, dK: dK, dV: dV, isa: .detected)
 }
 
-/// `attentionBackward` on the kernels of a chosen ISA.
+/// How the backward splits its work over threads; every choice gives the same bits.
+package enum AttentionBackwardPath: Sendable, CaseIterable {
+    /// Two passes: dK, dV over (b, kv head, key tile), then dQ over (b, h, query tile); 7 tile matmuls.
+    case twoPass
+    /// One pass over (b, kv head) writing dQ, dK, dV of the whole group; 5 tile matmuls.
+    case fused
+
+    /// Fused unless its B·K items would leave threads idle for over a quarter of the time.
+    static func automatic(_ shape: AttentionShape) -> AttentionBackwardPath {
+        let groups = shape.batch * shape.kvHeads, threads = Threads.current()
+        let rounds = (groups + threads - 1) / threads
+        return 4 * groups >= 3 * threads * rounds ? .fused : .twoPass
+    }
+}
+
+/// `attentionBackward` on the kernels of a chosen ISA and work split (nil: the faster for this shape).
 ///
-/// Two passes keep it deterministic without atomics: dK, dV split over (b, kv head, key tile), each item
-/// summing over its whole query-head group; dQ split over (b, h, query tile). Scores are recomputed in
-/// both from q, k and lse (7 tile matmuls instead of 5, the price of never reducing across threads).
+/// Neither split reduces across threads, so the result is deterministic without atomics. Scores are
+/// recomputed from q, k and lse; the two-pass split recomputes them in both passes (7 tile matmuls
+/// instead of 5), the price of enough parallel items when B·K is small. dQ sums over key tiles in
+/// the same order in both, so the choice of split (which depends on the thread count) never shows.
 package func attentionBackward(_ shape: AttentionShape, q: UnsafePointer<Float>, k: UnsafePointer<Float>,
                                v: UnsafePointer<Float>, mask: AttentionMask?, causal: Bool, scale: Float,
                                out: UnsafePointer<Float>, lse: UnsafePointer<Float>, dOut: UnsafePointer<Float>,
                                dQ: UnsafeMutablePointer<Float>, dK: UnsafeMutablePointer<Float>,
-                               dV: UnsafeMutablePointer<Float>, isa: VectorISA) {
+                               dV: UnsafeMutablePointer<Float>, isa: VectorISA, path: AttentionBackwardPath? = nil) {
     precondition(isa.isSupported, "attentionBackward: ISA \(isa) is not supported by this CPU")
     var problem = attentionProblem(shape, mask: mask, causal: causal, scale: scale, kernel: "attentionBackward")
     let rows = shape.lseCount
@@ -147,13 +163,21 @@ package func attentionBackward(_ shape: AttentionShape, q: UnsafePointer<Float>,
         parallelFor(rows, grain: 4096) { range in
             strata_attention_backward_delta(problem, out, dOut, delta, range.lowerBound, range.upperBound)
         }
-        parallelFor(keyItems) { range in
-            strata_attention_backward_dkdv(problem, isa.attentionISA, q, k, v, lse, dOut, delta, dK, dV,
-                                           range.lowerBound, range.upperBound)
-        }
-        parallelFor(queryItems) { range in
-            strata_attention_backward_dq(problem, isa.attentionISA, q, k, v, lse, dOut, delta, dQ,
-                                         range.lowerBound, range.upperBound)
+        switch path ?? .automatic(shape) {
+        case .fused:
+            parallelFor(shape.batch * shape.kvHeads) { range in
+                strata_attention_backward_fused(problem, isa.attentionISA, q, k, v, lse, dOut, delta, dQ, dK, dV,
+                                                range.lowerBound, range.upperBound)
+            }
+        case .twoPass:
+            parallelFor(keyItems) { range in
+                strata_attention_backward_dkdv(problem, isa.attentionISA, q, k, v, lse, dOut, delta, dK, dV,
+                                               range.lowerBound, range.upperBound)
+            }
+            parallelFor(queryItems) { range in
+                strata_attention_backward_dq(problem, isa.attentionISA, q, k, v, lse, dOut, delta, dQ,
+                                             range.lowerBound, range.upperBound)
+            }
         }
     }
 }

@@ -44,7 +44,7 @@ final class AttentionTests: XCTestCase {
         }
 
         /// Fast forward + backward: (out, lse, dQ, dK, dV).
-        func runFast(isa: VectorISA) -> [[Float]] {
+        func runFast(isa: VectorISA, path: AttentionBackwardPath? = nil) -> [[Float]] {
             let s = shape
             var out = [Float](repeating: .nan, count: s.outputCount), lse = [Float](repeating: .nan, count: s.lseCount)
             var dQ = [Float](repeating: .nan, count: s.queryCount), dK = [Float](repeating: .nan, count: s.keyCount)
@@ -53,7 +53,7 @@ final class AttentionTests: XCTestCase {
                 attentionForward(s, q: q, k: k, v: v, mask: mask, causal: causal, scale: scale,
                                  out: &out, lse: &lse, isa: isa)
                 attentionBackward(s, q: q, k: k, v: v, mask: mask, causal: causal, scale: scale, out: out,
-                                  lse: lse, dOut: dOut, dQ: &dQ, dK: &dK, dV: &dV, isa: isa)
+                                  lse: lse, dOut: dOut, dQ: &dQ, dK: &dK, dV: &dV, isa: isa, path: path)
             }
             return [out, lse, dQ, dK, dV]
         }
@@ -114,23 +114,35 @@ final class AttentionTests: XCTestCase {
             let problem = Problem(c.0, causal: c.causal, mask: c.mask, seed: UInt64(index + 1))
             let ref = problem.runReference()
             for isa in VectorISA.runnable {
-                let fast = problem.runFast(isa: isa)
+                let fast = problem.runFast(isa: isa, path: .twoPass)
                 for i in 0..<5 {
                     assertClose(fast[i], ref[i], "case \(index) \(c.0) causal \(c.causal) mask \(c.mask) \(isa) \(Self.names[i])")
+                }
+                let fused = problem.runFast(isa: isa, path: .fused)
+                for i in 0..<5 {
+                    XCTAssertTrue(Self.sameBits(fast[i], fused[i]), "case \(index) \(isa): fused \(Self.names[i]) differs")
                 }
             }
         }
     }
 
+    static func sameBits(_ a: [Float], _ b: [Float]) -> Bool {
+        a.count == b.count && zip(a, b).allSatisfy { $0.bitPattern == $1.bitPattern }
+    }
+
     func testBitIdenticalAcrossThreadCounts() {
-        let shape = AttentionShape(batch: 2, heads: 4, kvHeads: 2, queries: 200, keys: 230, headDim: 64, valueDim: 48)
-        for (causal, mask) in [(true, MaskKind.perHead), (false, MaskKind.none)] {
-            let problem = Problem(shape, causal: causal, mask: mask, seed: 7)
-            let one = Threads.$limit.withValue(1) { problem.runFast(isa: .detected) }
-            let two = Threads.$limit.withValue(2) { problem.runFast(isa: .detected) }
-            for i in 0..<5 {
-                XCTAssertTrue(zip(one[i], two[i]).allSatisfy { $0.bitPattern == $1.bitPattern },
-                              "\(Self.names[i]) differs between 1 and 2 threads (causal \(causal))")
+        // B·K = 4 takes the fused backward at 1 and 2 threads; B·K = 1 (MQA) switches to two passes at 2.
+        let shapes = [AttentionShape(batch: 2, heads: 4, kvHeads: 2, queries: 200, keys: 230, headDim: 64, valueDim: 48),
+                      AttentionShape(batch: 1, heads: 3, kvHeads: 1, queries: 150, keys: 129, headDim: 33)]
+        for shape in shapes {
+            for (causal, mask) in [(true, MaskKind.perHead), (false, MaskKind.none)] {
+                let problem = Problem(shape, causal: causal, mask: mask, seed: 7)
+                let one = Threads.$limit.withValue(1) { problem.runFast(isa: .detected) }
+                let two = Threads.$limit.withValue(2) { problem.runFast(isa: .detected) }
+                for i in 0..<5 {
+                    XCTAssertTrue(Self.sameBits(one[i], two[i]),
+                                  "\(shape) \(Self.names[i]) differs between 1 and 2 threads (causal \(causal))")
+                }
             }
         }
     }

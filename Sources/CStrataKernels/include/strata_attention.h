@@ -9,7 +9,8 @@
 // to any thread and the bits never depend on the thread count:
 //   forward, dQ:  B·H·ceil(T / QUERY_TILE) items, one (batch, head, query tile) each;
 //   dK, dV:       B·K·ceil(S / KEY_TILE) items, one (batch, kv head, key tile) each, looping over every
-//                 query head of its group and every query tile in a fixed order.
+//                 query head of its group and every query tile in a fixed order;
+//   fused dQ/dK/dV: B·K items, one (batch, kv head) each.
 // Items are numbered so that a contiguous half of them carries about half the causal work.
 #ifndef STRATA_ATTENTION_H
 #define STRATA_ATTENTION_H
@@ -54,6 +55,14 @@ void strata_attention_backward_dq(const strata_attention_problem *p, strata_isa 
                                   const float *q, const float *k, const float *v,
                                   const float *lse, const float *dout, const float *delta,
                                   float *dq, long begin, long end);
+
+/// Fused backward for kv-group items [begin, end) of B·K: one item owns (b, kv head) and writes its dK,
+/// dV rows and the dQ rows of all H/K query heads of its group, with 5 tile matmuls per tile pair instead
+/// of the two-pass 7. Bit-identical to dkdv + dq; worth it when B·K splits evenly over the threads.
+void strata_attention_backward_fused(const strata_attention_problem *p, strata_isa isa,
+                                     const float *q, const float *k, const float *v,
+                                     const float *lse, const float *dout, const float *delta,
+                                     float *dq, float *dk, float *dv, long begin, long end);
 
 /// exp(x) on n floats with the kernel's vectorized exp for `isa` (exposed so tests can check its error).
 void strata_attention_exp(strata_isa isa, const float *x, float *y, long n);
