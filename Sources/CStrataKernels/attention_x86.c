@@ -181,18 +181,19 @@ INLINE AVX2 __m256i lanes8(long count) {
 }
 
 // Register tile of MR rows × NV vectors of 8 (6 × 2 accumulators + 2 B vectors + 1 broadcast of 16 ymm).
-INLINE AVX2 void tile8(const int MR, const int NV, long k, const float *a, long ars, long aks,
+// FULL: the last vector is whole, so plain loads replace vmaskmov (which costs more than a load on AMD).
+INLINE AVX2 void tile8(const int MR, const int NV, const int FULL, long k, const float *a, long ars, long aks,
                        const float *b, long ldb, float *c, long ldc, __m256i last, int accumulate) {
     __m256 acc[6][2];
     for (int i = 0; i < MR; i++)
         for (int v = 0; v < NV; v++)
             acc[i][v] = !accumulate ? _mm256_setzero_ps()
-                        : v == NV - 1 ? _mm256_maskload_ps(c + i * ldc + 8 * v, last)
+                        : v == NV - 1 && !FULL ? _mm256_maskload_ps(c + i * ldc + 8 * v, last)
                                       : _mm256_loadu_ps(c + i * ldc + 8 * v);
     for (long p = 0; p < k; p++) {
         __m256 bv[2];
         for (int v = 0; v < NV; v++)
-            bv[v] = v == NV - 1 ? _mm256_maskload_ps(b + p * ldb + 8 * v, last)
+            bv[v] = v == NV - 1 && !FULL ? _mm256_maskload_ps(b + p * ldb + 8 * v, last)
                                 : _mm256_loadu_ps(b + p * ldb + 8 * v);
         for (int i = 0; i < MR; i++) {
             __m256 ai = _mm256_broadcast_ss(a + i * ars + p * aks);
@@ -201,13 +202,13 @@ INLINE AVX2 void tile8(const int MR, const int NV, long k, const float *a, long 
     }
     for (int i = 0; i < MR; i++)
         for (int v = 0; v < NV; v++) {
-            if (v == NV - 1) _mm256_maskstore_ps(c + i * ldc + 8 * v, last, acc[i][v]);
+            if (v == NV - 1 && !FULL) _mm256_maskstore_ps(c + i * ldc + 8 * v, last, acc[i][v]);
             else _mm256_storeu_ps(c + i * ldc + 8 * v, acc[i][v]);
         }
 }
 
 #define TILE8(MR, NV) \
-    case (MR) * 8 + (NV): tile8(MR, NV, k, ai, ars, aks, bj, ldb, cij, ldc, last, accumulate); break;
+    case (MR) * 8 + (NV): tile8(MR, NV, 0, k, ai, ars, aks, bj, ldb, cij, ldc, last, accumulate); break;
 
 AVX2 static void matmul_avx2(long m, long n, long k, const float *a, long ars, long aks,
                              const float *b, long ldb, float *c, long ldc, int accumulate) {
@@ -220,6 +221,10 @@ AVX2 static void matmul_avx2(long m, long n, long k, const float *a, long ars, l
             int mr = m - i < 6 ? (int)(m - i) : 6;
             const float *ai = a + i * ars;
             float *cij = c + i * ldc + j;
+            if (mr == 6 && cols == 16) {  // the common whole tile
+                tile8(6, 2, 1, k, ai, ars, aks, bj, ldb, cij, ldc, last, accumulate);
+                continue;
+            }
             switch (mr * 8 + nv) {
                 TILE8(1, 1) TILE8(1, 2) TILE8(2, 1) TILE8(2, 2) TILE8(3, 1) TILE8(3, 2)
                 TILE8(4, 1) TILE8(4, 2) TILE8(5, 1) TILE8(5, 2) TILE8(6, 1) TILE8(6, 2)
@@ -261,7 +266,13 @@ AVX2 static float prepare_avx2(float *s, long n, float scale, const float *mask,
 AVX2 static float exp_sum_avx2(float *s, long n, float shift) {
     const __m256 vshift = _mm256_set1_ps(shift);
     __m256 sum = _mm256_setzero_ps();
-    for (long j = 0; j < n; j += 8) {
+    long j = 0;
+    for (; j + 8 <= n; j += 8) {  // whole vectors with plain loads (vmaskmov is slow on AMD)
+        __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(s + j), vshift));
+        _mm256_storeu_ps(s + j, e);
+        sum = _mm256_add_ps(sum, e);
+    }
+    if (j < n) {
         __m256i in = lanes8(n - j);
         __m256 e = exp8(_mm256_sub_ps(_mm256_maskload_ps(s + j, in), vshift));
         e = _mm256_and_ps(e, _mm256_castsi256_ps(in));
