@@ -10,3 +10,4 @@ public func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Flo
 public func sgemmBatched(batch: Int, transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1, a: UnsafePointer<Float>, lda: Int, strideA: Int, b: UnsafePointer<Float>, ldb: Int, strideB: Int, beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int, strideC: Int) {
     for i in 0..<batch { sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a + i * strideA, lda: lda, b: b + i * strideB, ldb: ldb, beta: beta, c: c + i * strideC, ldc: ldc) }
 }
+public enum GEMMBenchmark { public static func run(n: Int, transA: Bool, transB: Bool, threads: Int) -> KernelBenchResult { KernelBenchResult(name: "stub", n: n, threads: threads, gflops: 0, seconds: 0) } }

@@ -86,6 +86,6 @@ struct BenchKernels: ParsableCommand {
             if let mb = r.peakRSSMB { cells.append(String(format: "%.1f", mb)) }
             print(cells.map { $0.padding(toLength: 10, withPad: " ", startingAt: 0) }.joined(separator: " "))
         }
-        fflush(stdout)
+        fflush(nil)
     }
 }

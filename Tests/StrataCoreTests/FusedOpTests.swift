@@ -107,7 +107,7 @@ final class FusedOpTests: XCTestCase {
                 assertTwins("crossEntropy \(rows)×\(vocab) ε=\(smoothing)", [logits],
                             { crossEntropy(logits: $0[0], targets: targets, labelSmoothing: smoothing, reduction: .none) },
                             { l in
-                                let logp = l.logSoftmax()
+                                let logp = l[0].logSoftmax()
                                 let onehot = Tensor((0..<(rows * vocab)).map { i -> Float in
                                     let t = targets[i / vocab]
                                     if t == -100 { return 0 }
