@@ -65,59 +65,50 @@ static const float *mask_row(const strata_attention_problem *p, long b, long h, 
     return p->mask + b * p->mask_batch_stride + h * p->mask_head_stride + t * p->mask_row_stride + s0;
 }
 
-// dst[j*BK + i] = src[i*width + j]: a tile of `rows` keys transposed so the score matmuls stream
-// contiguous key vectors (keys are the vectorized axis of a score tile).
-static void pack_transposed(const float *src, long rows, long width, float *dst) {
+// dst[j*ld + i] = src[i*width + j]: a tile of `rows` keys (or queries) transposed so a score matmul
+// streams contiguous vectors along the score tile's vectorized axis.
+static void pack_transposed(const float *src, long rows, long width, float *dst, long ld) {
     for (long i = 0; i < rows; i++)
-        for (long j = 0; j < width; j++) dst[j * BK + i] = src[i * width + j];
+        for (long j = 0; j < width; j++) dst[j * ld + i] = src[i * width + j];
 }
 
 // ---------------------------------------------------------------------------------------------------
 // Forward
+//
+// Scores are computed transposed, st [keys, BQ] = K Qᵀ, so queries are the vector lanes: the packed Qᵀ
+// is built once per query tile instead of a Kᵀ per tile pair, and the online softmax (Milakov &
+// Gimelshein 2018) keeps its running max m, sum l and rescale factor alpha per lane, with no
+// horizontal reductions.
 
-// Online softmax (Milakov & Gimelshein 2018) for row i of a score tile: raise the running max m, rescale
-// the running sum l and output row by exp(m_old - m_new), and turn the scores into exp(x - m_new).
-// While a row has seen no finite score, m stays -inf and its weights are exactly 0 (never inf - inf).
-static void online_softmax_row(const strata_attention_ops *ops, float *row, long cols, float row_max,
-                               float *m, float *l, float *acc_row, long dv) {
-    float m_new = row_max > *m ? row_max : *m;
-    if (m_new == -INFINITY) {
-        memset(row, 0, (size_t)cols * sizeof(float));
-        return;
-    }
-    float alpha = *m == -INFINITY ? 0.0f : expf(*m - m_new);
-    float sum = ops->exp_sum(row, cols, m_new);
-    *l = *l * alpha + sum;
-    if (alpha != 1.0f) ops->scale(acc_row, dv, alpha);
-    *m = m_new;
-}
-
-// out and lse rows of one (b, h, query tile); acc [BQ,Dv], kt [D,BK], sc [BQ,BK] are scratch.
+// out and lse rows of one (b, h, query tile). Scratch: qt [D,BQ], st [BK,BQ], mt [BK,BQ], acc [BQ,Dv].
 static void forward_tile(const strata_attention_problem *p, const strata_attention_ops *ops,
                          const float *q, const float *k, const float *v, float *out, float *lse,
-                         long b, long h, long t0, float *kt, float *sc, float *acc) {
+                         long b, long h, long t0, float *qt, float *st, float *mt, float *acc) {
     const long T = p->queries, S = p->keys, D = p->head_dim, Dv = p->value_dim;
     const long bh = b * p->heads + h, kvh = h / (p->heads / p->kv_heads);
     const long rows = min_l(BQ, T - t0);
-    const float *qt = q + (bh * T + t0) * D;          // [rows, D]
     const float *kb = k + (b * p->kv_heads + kvh) * S * D;   // [S, D]
     const float *vb = v + (b * p->kv_heads + kvh) * S * Dv;  // [S, Dv]
-    float m[BQ], l[BQ];
-    for (long i = 0; i < rows; i++) { m[i] = -INFINITY; l[i] = 0.0f; }
+    float m[BQ], l[BQ], alpha[BQ];
+    for (long i = 0; i < BQ; i++) { m[i] = -INFINITY; l[i] = 0.0f; }
     memset(acc, 0, (size_t)(rows * Dv) * sizeof(float));
+    pack_transposed(q + (bh * T + t0) * D, rows, D, qt, BQ);
 
     const long s_end = visible_end(p, t0, rows);
     for (long s0 = 0; s0 < s_end; s0 += BK) {
         const long cols = min_l(BK, s_end - s0);
-        pack_transposed(kb + s0 * D, cols, D, kt);
-        ops->matmul(rows, cols, D, qt, D, 1, kt, BK, sc, BK, 0);
-        for (long i = 0; i < rows; i++) {
-            float *row = sc + i * BK;
-            float mx = ops->prepare(row, cols, p->scale, mask_row(p, b, h, t0 + i, s0),
-                                    visible_in_tile(p, t0 + i, s0, cols));
-            online_softmax_row(ops, row, cols, mx, &m[i], &l[i], acc + i * Dv, Dv);
+        ops->matmul(cols, rows, D, kb + s0 * D, D, 1, qt, BQ, st, BQ, 0);
+        if (p->mask) {  // the mask tile transposed to the score layout
+            for (long i = 0; i < rows; i++) {
+                const float *mrow = mask_row(p, b, h, t0 + i, s0);
+                for (long j = 0; j < cols; j++) mt[j * BQ + i] = mrow[j];
+            }
         }
-        ops->matmul(rows, Dv, cols, sc, BK, 1, vb + s0 * Dv, Dv, acc, Dv, 1);
+        ops->softmax_columns(st, cols, rows, BQ, p->scale, p->mask ? mt : NULL, p->causal,
+                             s0 - t0 - (S - T), m, l, alpha);
+        for (long i = 0; i < rows; i++)
+            if (alpha[i] != 1.0f) ops->scale(acc + i * Dv, Dv, alpha[i]);
+        ops->matmul(rows, Dv, cols, st, 1, BQ, vb + s0 * Dv, Dv, acc, Dv, 1);  // acc += P V
     }
     for (long i = 0; i < rows; i++) {
         float *o = out + (bh * T + t0 + i) * Dv;
@@ -138,14 +129,16 @@ void strata_attention_forward(const strata_attention_problem *p, strata_isa isa,
     const strata_attention_ops *ops = ops_for(isa);
     const long tiles = ceil_div(p->queries, BQ);
     if (begin >= end || tiles == 0) return;
-    float *kt = scratch_alloc(p->head_dim * BK);
-    float *sc = scratch_alloc(BQ * BK);
-    float *acc = scratch_alloc(BQ * p->value_dim);
+    const long D = p->head_dim, Dv = p->value_dim;
+    // Zeroed once: lanes past the last query of a short tile are computed on but never used.
+    float *scratch = scratch_alloc(D * BQ + 2 * BK * BQ + BQ * Dv);
+    memset(scratch, 0, (size_t)(D * BQ + 2 * BK * BQ + BQ * Dv) * sizeof(float));
+    float *qt = scratch, *st = qt + D * BQ, *mt = st + BK * BQ, *acc = mt + BK * BQ;
     for (long item = begin; item < end; item++) {
         const long bh = item / tiles, t0 = zigzag(item % tiles, tiles) * BQ;
-        forward_tile(p, ops, q, k, v, out, lse, bh / p->heads, bh % p->heads, t0, kt, sc, acc);
+        forward_tile(p, ops, q, k, v, out, lse, bh / p->heads, bh % p->heads, t0, qt, st, mt, acc);
     }
-    free(kt); free(sc); free(acc);
+    free(scratch);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -199,8 +192,8 @@ static void dkdv_tile(const strata_attention_problem *p, const strata_attention_
     const long cols = min_l(BK, S - s0);
     float *kt = scratch, *vt = kt + D * BK, *pr = vt + Dv * BK, *dp = pr + BQ * BK;
     float *dka = dp + BQ * BK, *dva = dka + BK * D;
-    pack_transposed(k + (bk * S + s0) * D, cols, D, kt);
-    pack_transposed(v + (bk * S + s0) * Dv, cols, Dv, vt);
+    pack_transposed(k + (bk * S + s0) * D, cols, D, kt, BK);
+    pack_transposed(v + (bk * S + s0) * Dv, cols, Dv, vt, BK);
     memset(dka, 0, (size_t)(cols * D) * sizeof(float));
     memset(dva, 0, (size_t)(cols * Dv) * sizeof(float));
 
@@ -279,8 +272,8 @@ static void dq_tile(const strata_attention_problem *p, const strata_attention_op
     const long s_end = visible_end(p, t0, rows);
     for (long s0 = 0; s0 < s_end; s0 += BK) {
         const long cols = min_l(BK, S - s0);  // whole key tiles, as in dkdv_tile (same bits when fused)
-        pack_transposed(kb + s0 * D, cols, D, kt);
-        pack_transposed(vb + s0 * Dv, cols, Dv, vt);
+        pack_transposed(kb + s0 * D, cols, D, kt, BK);
+        pack_transposed(vb + s0 * Dv, cols, Dv, vt, BK);
         tile_probabilities(p, ops, qt, kt, lse + bh * T + t0, rows, cols, b, h, t0, s0, pr);
         tile_score_grad(p, ops, dot, vt, delta + bh * T + t0, rows, cols, pr, dp);
         ops->matmul(rows, D, cols, pr, BK, 1, kb + s0 * D, D, dqa, D, 1);  // dQ += dX K

@@ -59,6 +59,29 @@ static float exp_sum_portable(float *s, long n, float shift) {
     return sum;
 }
 
+static void softmax_columns_portable(float *st, long keys, long queries, long ld, float scale, const float *mt,
+                                     int causal, long causal_shift, float *m, float *l, float *alpha) {
+    for (long i = 0; i < queries; i++) {
+        float mx = -INFINITY;
+        for (long j = 0; j < keys; j++) {
+            float x = st[j * ld + i] * scale + (mt ? mt[j * ld + i] : 0.0f);
+            if (causal && i < j + causal_shift) x = -INFINITY;
+            st[j * ld + i] = x;
+            mx = x > mx ? x : mx;
+        }
+        float m_new = mx > m[i] ? mx : m[i];
+        float shift = m_new == -INFINITY ? 0.0f : m_new;  // all hidden so far: weights exp(-inf) = 0
+        float a = exp_portable(m[i] - shift), sum = 0.0f;
+        for (long j = 0; j < keys; j++) {
+            st[j * ld + i] = exp_portable(st[j * ld + i] - shift);
+            sum += st[j * ld + i];
+        }
+        l[i] = l[i] * a + sum;
+        m[i] = m_new;
+        alpha[i] = a;
+    }
+}
+
 static void softmax_grad_portable(float *p, const float *dp, long n, float delta) {
     for (long j = 0; j < n; j++) p[j] = p[j] * (dp[j] - delta);
 }
@@ -69,7 +92,9 @@ static void scale_portable(float *x, long n, float a) {
 
 const strata_attention_ops *strata_attention_ops_portable(void) {
     static const strata_attention_ops ops = {
-        matmul_portable, prepare_portable, exp_sum_portable, softmax_grad_portable, scale_portable,
+        .matmul = matmul_portable, .prepare = prepare_portable, .exp_sum = exp_sum_portable,
+        .softmax_columns = softmax_columns_portable, .softmax_grad = softmax_grad_portable,
+        .scale = scale_portable,
     };
     return &ops;
 }

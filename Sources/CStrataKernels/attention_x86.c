@@ -133,6 +133,36 @@ AVX512 static float exp_sum_avx512(float *s, long n, float shift) {
     return _mm512_reduce_add_ps(sum);
 }
 
+// Queries are lanes: a block of 16 queries walks all keys twice (scale/mask/max, then exp/sum) while
+// its column of st (keys × 64 bytes) stays in L1. ld is a multiple of 16, so whole vectors stay in
+// bounds; lanes past `queries` are computed on and never read.
+AVX512 static void softmax_columns_avx512(float *st, long keys, long queries, long ld, float scale,
+                                          const float *mt, int causal, long causal_shift,
+                                          float *m, float *l, float *alpha) {
+    const __m512 ninf = _mm512_set1_ps(-INFINITY), vscale = _mm512_set1_ps(scale);
+    for (long i0 = 0; i0 < queries; i0 += 16) {
+        __m512 mx = ninf;
+        for (long j = 0; j < keys; j++) {
+            __m512 x = _mm512_loadu_ps(st + j * ld + i0);
+            x = mt ? _mm512_fmadd_ps(x, vscale, _mm512_loadu_ps(mt + j * ld + i0)) : _mm512_mul_ps(x, vscale);
+            if (causal) x = _mm512_mask_blend_ps(lanes16(j + causal_shift - i0), x, ninf);
+            _mm512_storeu_ps(st + j * ld + i0, x);
+            mx = _mm512_max_ps(mx, x);
+        }
+        __m512 m_old = _mm512_loadu_ps(m + i0), m_new = _mm512_max_ps(m_old, mx);
+        __m512 shift = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(m_new, ninf, _CMP_EQ_OQ), m_new, _mm512_setzero_ps());
+        __m512 a = exp16(_mm512_sub_ps(m_old, shift)), sum = _mm512_setzero_ps();
+        for (long j = 0; j < keys; j++) {
+            __m512 e = exp16(_mm512_sub_ps(_mm512_loadu_ps(st + j * ld + i0), shift));
+            _mm512_storeu_ps(st + j * ld + i0, e);
+            sum = _mm512_add_ps(sum, e);
+        }
+        _mm512_storeu_ps(l + i0, _mm512_fmadd_ps(_mm512_loadu_ps(l + i0), a, sum));
+        _mm512_storeu_ps(m + i0, m_new);
+        _mm512_storeu_ps(alpha + i0, a);
+    }
+}
+
 AVX512 static void softmax_grad_avx512(float *p, const float *dp, long n, float delta) {
     softmax_grad_body(p, dp, n, delta);
 }
@@ -141,7 +171,8 @@ AVX512 static void scale_avx512(float *x, long n, float a) { scale_body(x, n, a)
 
 const strata_attention_ops *strata_attention_ops_avx512(void) {
     static const strata_attention_ops ops = {
-        matmul_avx512, prepare_avx512, exp_sum_avx512, softmax_grad_avx512, scale_avx512,
+        .matmul = matmul_avx512, .prepare = prepare_avx512, .exp_sum = exp_sum_avx512,
+        .softmax_columns = softmax_columns_avx512, .softmax_grad = softmax_grad_avx512, .scale = scale_avx512,
     };
     return &ops;
 }
@@ -282,6 +313,34 @@ AVX2 static float exp_sum_avx2(float *s, long n, float shift) {
     return hsum8(sum);
 }
 
+// As softmax_columns_avx512 with blocks of 8 queries.
+AVX2 static void softmax_columns_avx2(float *st, long keys, long queries, long ld, float scale,
+                                      const float *mt, int causal, long causal_shift,
+                                      float *m, float *l, float *alpha) {
+    const __m256 ninf = _mm256_set1_ps(-INFINITY), vscale = _mm256_set1_ps(scale);
+    for (long i0 = 0; i0 < queries; i0 += 8) {
+        __m256 mx = ninf;
+        for (long j = 0; j < keys; j++) {
+            __m256 x = _mm256_loadu_ps(st + j * ld + i0);
+            x = mt ? _mm256_fmadd_ps(x, vscale, _mm256_loadu_ps(mt + j * ld + i0)) : _mm256_mul_ps(x, vscale);
+            if (causal) x = _mm256_blendv_ps(x, ninf, _mm256_castsi256_ps(lanes8(j + causal_shift - i0)));
+            _mm256_storeu_ps(st + j * ld + i0, x);
+            mx = _mm256_max_ps(mx, x);
+        }
+        __m256 m_old = _mm256_loadu_ps(m + i0), m_new = _mm256_max_ps(m_old, mx);
+        __m256 shift = _mm256_andnot_ps(_mm256_cmp_ps(m_new, ninf, _CMP_EQ_OQ), m_new);
+        __m256 a = exp8(_mm256_sub_ps(m_old, shift)), sum = _mm256_setzero_ps();
+        for (long j = 0; j < keys; j++) {
+            __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(st + j * ld + i0), shift));
+            _mm256_storeu_ps(st + j * ld + i0, e);
+            sum = _mm256_add_ps(sum, e);
+        }
+        _mm256_storeu_ps(l + i0, _mm256_fmadd_ps(_mm256_loadu_ps(l + i0), a, sum));
+        _mm256_storeu_ps(m + i0, m_new);
+        _mm256_storeu_ps(alpha + i0, a);
+    }
+}
+
 AVX2 static void softmax_grad_avx2(float *p, const float *dp, long n, float delta) {
     softmax_grad_body(p, dp, n, delta);
 }
@@ -290,7 +349,8 @@ AVX2 static void scale_avx2(float *x, long n, float a) { scale_body(x, n, a); }
 
 const strata_attention_ops *strata_attention_ops_avx2(void) {
     static const strata_attention_ops ops = {
-        matmul_avx2, prepare_avx2, exp_sum_avx2, softmax_grad_avx2, scale_avx2,
+        .matmul = matmul_avx2, .prepare = prepare_avx2, .exp_sum = exp_sum_avx2,
+        .softmax_columns = softmax_columns_avx2, .softmax_grad = softmax_grad_avx2, .scale = scale_avx2,
     };
     return &ops;
 }

@@ -206,6 +206,15 @@ final class AttentionTests: XCTestCase {
         for i in 0..<3 { assertClose(fast[2 + i], numericGrads[i], tolerance: 1e-4, "finite differences \(i)") }
     }
 
+    func testBenchmarkReportsSpeedAndMemory() {
+        let r = AttentionBenchmark.run(t: 64, d: 16, heads: 2, threads: 1)
+        XCTAssertEqual(r.name, "attention_fwd_bwd")
+        XCTAssertEqual(r.n, 64)
+        XCTAssertGreaterThan(r.gflops, 0)
+        XCTAssertEqual(r.tokensPerS ?? 0, 64 / r.seconds, accuracy: 1e-6 * 64 / r.seconds)
+        XCTAssertGreaterThan(r.peakRSSMB ?? 0, 0)
+    }
+
     func testVectorExpAccuracy() {
         let xs: [Float] = stride(from: -87.0, to: 88.0, by: 0.0137).map { Float($0) }
         for isa in VectorISA.runnable {

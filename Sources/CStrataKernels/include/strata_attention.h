@@ -77,6 +77,12 @@ typedef struct {
     float (*prepare)(float *s, long n, float scale, const float *mask, long visible);
     // s[j] = exp(s[j] - shift); returns the sum.
     float (*exp_sum)(float *s, long n, float shift);
+    // Online-softmax step on a transposed score tile st[j*ld + i] (key j, query lane i < queries; ld is a
+    // multiple of 16 and m, l, alpha hold ld entries): x = st*scale + mt (mt NULL or laid out like st),
+    // -inf where causal and i < j + causal_shift; then per query m' = max(m, max_j x), alpha = exp(m - m'),
+    // st = exp(x - m'), l = l·alpha + Σ_j st, m = m' (a query with no finite score keeps weights 0).
+    void (*softmax_columns)(float *st, long keys, long queries, long ld, float scale, const float *mt,
+                            int causal, long causal_shift, float *m, float *l, float *alpha);
     // p[j] = p[j] * (dp[j] - delta).
     void (*softmax_grad)(float *p, const float *dp, long n, float delta);
     // x[j] *= a.
