@@ -1,0 +1,132 @@
+// x86-64 GEMM micro-kernels: AVX-512 (14×32 tile) and AVX2+FMA (6×16 tile), each behind per-function
+// target attributes so the package needs no global ISA flags. Callers dispatch on strata_detect_isa().
+//
+// Both kernels follow the same scheme: C tile accumulators stay in registers for the whole kc loop, each
+// step loads one row of the packed B micro-panel (nr floats) and broadcasts mr values of the packed A
+// micro-panel, then does mr × (nr / lanes) independent FMAs. The finishing step is
+// C = fma(beta, C, alpha·acc) (or alpha·acc when beta == 0, so C is never read), the same expression
+// for full and edge tiles, so an element's bits never depend on where its tile was cut.
+#include "strata_gemm.h"
+
+#if defined(__x86_64__) || defined(_M_X64)
+#include <immintrin.h>
+
+#define AVX512_TARGET __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,fma")))
+#define AVX2_TARGET __attribute__((target("avx2,fma")))
+
+// MARK: AVX-512, 14×32: 28 zmm accumulators + 2 for the B row + 1 broadcast = 31 of 32 registers.
+// 14 rows maximize FMAs per B load; Zen 4 issues one zmm FMA per cycle, so the loop is FMA-bound.
+
+enum { A5_MR = 14, A5_NR = 32 };
+
+AVX512_TARGET static inline __attribute__((always_inline)) void
+ukernel_avx512(int64_t kc, const float *restrict a /* [kc][14] */, const float *restrict b /* [kc][32] */,
+               float *restrict c /* [mr×ldc] */, int64_t ldc, int64_t mr, int64_t nr,
+               float alpha, float beta) {
+    __m512 acc0[A5_MR], acc1[A5_MR];
+    _Pragma("unroll")
+    for (int i = 0; i < A5_MR; i++) { acc0[i] = _mm512_setzero_ps(); acc1[i] = _mm512_setzero_ps(); }
+    for (int64_t p = 0; p < kc; p++) {
+        __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
+        _Pragma("unroll")
+        for (int i = 0; i < A5_MR; i++) {
+            __m512 ai = _mm512_set1_ps(a[i]);
+            acc0[i] = _mm512_fmadd_ps(ai, b0, acc0[i]);
+            acc1[i] = _mm512_fmadd_ps(ai, b1, acc1[i]);
+        }
+        a += A5_MR;
+        b += A5_NR;
+    }
+    // Lanes past nr are masked off; masked loads and stores never touch memory outside the mask.
+    __mmask16 m0 = nr >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << nr) - 1);
+    __mmask16 m1 = nr >= 32 ? (__mmask16)0xFFFF : nr <= 16 ? (__mmask16)0 : (__mmask16)((1u << (nr - 16)) - 1);
+    __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+    // Constant indices (with a run-time guard) keep the accumulators in registers.
+    _Pragma("unroll")
+    for (int i = 0; i < A5_MR; i++) {
+        if (i >= mr) break;
+        float *row = c + i * ldc;
+        __m512 t0 = _mm512_mul_ps(va, acc0[i]), t1 = _mm512_mul_ps(va, acc1[i]);
+        if (beta != 0.0f) {
+            t0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m0, row), t0);
+            t1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m1, row + 16), t1);
+        }
+        _mm512_mask_storeu_ps(row, m0, t0);
+        _mm512_mask_storeu_ps(row + 16, m1, t1);
+    }
+}
+
+AVX512_TARGET void strata_sgemm_macro_avx512(int64_t rows, int64_t cols, int64_t kc,
+                                             const float *pa, const float *pb, float alpha, float beta,
+                                             float *c, int64_t ldc) {
+    // jr outer: one B micro-panel (kc×32) stays in L1 while the A micro-panels stream from L2.
+    for (int64_t j = 0; j < cols; j += A5_NR) {
+        const float *bp = pb + j * kc;
+        int64_t nr = cols - j < A5_NR ? cols - j : A5_NR;
+        for (int64_t i = 0; i < rows; i += A5_MR) {
+            int64_t mr = rows - i < A5_MR ? rows - i : A5_MR;
+            ukernel_avx512(kc, pa + i * kc, bp, c + i * ldc + j, ldc, mr, nr, alpha, beta);
+        }
+    }
+}
+
+// MARK: AVX2 + FMA, 6×16: 12 ymm accumulators + 2 for the B row + 1 broadcast = 15 of 16 registers.
+
+enum { A2_MR = 6, A2_NR = 16 };
+
+// Row j of this table, read from offset 16 - n, gives lanes j < n all-ones (a load mask for n lanes).
+static const int32_t avx2_mask_table[32] = {
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+};
+
+AVX2_TARGET static inline __attribute__((always_inline)) void
+ukernel_avx2(int64_t kc, const float *restrict a /* [kc][6] */, const float *restrict b /* [kc][16] */,
+             float *restrict c /* [mr×ldc] */, int64_t ldc, int64_t mr, int64_t nr,
+             float alpha, float beta) {
+    __m256 acc0[A2_MR], acc1[A2_MR];
+    _Pragma("unroll")
+    for (int i = 0; i < A2_MR; i++) { acc0[i] = _mm256_setzero_ps(); acc1[i] = _mm256_setzero_ps(); }
+    for (int64_t p = 0; p < kc; p++) {
+        __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
+        _Pragma("unroll")
+        for (int i = 0; i < A2_MR; i++) {
+            __m256 ai = _mm256_broadcast_ss(a + i);
+            acc0[i] = _mm256_fmadd_ps(ai, b0, acc0[i]);
+            acc1[i] = _mm256_fmadd_ps(ai, b1, acc1[i]);
+        }
+        a += A2_MR;
+        b += A2_NR;
+    }
+    // nr is in 1...16, so both offsets stay inside the 32-entry table.
+    __m256i m0 = _mm256_loadu_si256((const __m256i *)(avx2_mask_table + 16 - nr));
+    __m256i m1 = _mm256_loadu_si256((const __m256i *)(avx2_mask_table + 16 - nr + 8));
+    __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
+    _Pragma("unroll")
+    for (int i = 0; i < A2_MR; i++) {
+        if (i >= mr) break;
+        float *row = c + i * ldc;
+        __m256 t0 = _mm256_mul_ps(va, acc0[i]), t1 = _mm256_mul_ps(va, acc1[i]);
+        if (beta != 0.0f) {
+            t0 = _mm256_fmadd_ps(vb, _mm256_maskload_ps(row, m0), t0);
+            t1 = _mm256_fmadd_ps(vb, _mm256_maskload_ps(row + 8, m1), t1);
+        }
+        _mm256_maskstore_ps(row, m0, t0);
+        _mm256_maskstore_ps(row + 8, m1, t1);
+    }
+}
+
+AVX2_TARGET void strata_sgemm_macro_avx2(int64_t rows, int64_t cols, int64_t kc,
+                                         const float *pa, const float *pb, float alpha, float beta,
+                                         float *c, int64_t ldc) {
+    for (int64_t j = 0; j < cols; j += A2_NR) {
+        const float *bp = pb + j * kc;
+        int64_t nr = cols - j < A2_NR ? cols - j : A2_NR;
+        for (int64_t i = 0; i < rows; i += A2_MR) {
+            int64_t mr = rows - i < A2_MR ? rows - i : A2_MR;
+            ukernel_avx2(kc, pa + i * kc, bp, c + i * ldc + j, ldc, mr, nr, alpha, beta);
+        }
+    }
+}
+
+#endif
