@@ -13,6 +13,8 @@ void strata_sgemm_macro_avx512(int64_t rows, int64_t cols, int64_t kc, const flo
                                float alpha, float beta, float *c, int64_t ldc);
 void strata_sgemm_macro_avx2(int64_t rows, int64_t cols, int64_t kc, const float *pa, const float *pb,
                              float alpha, float beta, float *c, int64_t ldc);
+void strata_sgemm_pack_avx512(int64_t w, int64_t count, int64_t kc, const float *src, int64_t sk, int64_t sw,
+                              float *dst);
 #define AVX512_TARGET __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,fma")))
 #define AVX2_TARGET __attribute__((target("avx2,fma")))
 #endif
@@ -71,8 +73,6 @@ ALWAYS_INLINE void pack_body(int64_t w, int64_t count, int64_t kc, const float *
 }
 
 #if defined(__x86_64__) || defined(_M_X64)
-AVX512_TARGET static void pack_avx512(int64_t w, int64_t count, int64_t kc, const float *src, int64_t sk,
-                                      int64_t sw, float *dst) { pack_body(w, count, kc, src, sk, sw, dst); }
 AVX2_TARGET static void pack_avx2(int64_t w, int64_t count, int64_t kc, const float *src, int64_t sk,
                                   int64_t sw, float *dst) { pack_body(w, count, kc, src, sk, sw, dst); }
 #endif
@@ -83,7 +83,7 @@ static void pack(strata_isa isa, int64_t w, int64_t count, int64_t kc, const flo
                  int64_t sw, float *dst) {
     switch (isa) {
 #if defined(__x86_64__) || defined(_M_X64)
-    case STRATA_ISA_AVX512: pack_avx512(w, count, kc, src, sk, sw, dst); return;
+    case STRATA_ISA_AVX512: strata_sgemm_pack_avx512(w, count, kc, src, sk, sw, dst); return;
     case STRATA_ISA_AVX2: pack_avx2(w, count, kc, src, sk, sw, dst); return;
 #endif
     default: pack_portable(w, count, kc, src, sk, sw, dst); return;

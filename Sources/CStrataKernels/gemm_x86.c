@@ -70,6 +70,64 @@ AVX512_TARGET void strata_sgemm_macro_avx512(int64_t rows, int64_t cols, int64_t
     }
 }
 
+// MARK: AVX-512 packing
+
+// In-register transpose of a 16×16 tile: r[i][j] → r[j][i]. Each stage s (8, 4, 2, 1) swaps the
+// off-diagonal s×s blocks of every 2s×2s block: [[A, B], [C, D]] → [[A, C], [B, D]]; after all four
+// stages every element has moved to its transposed place.
+AVX512_TARGET static inline __attribute__((always_inline)) void transpose16x16(__m512 r[16]) {
+    const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    _Pragma("unroll")
+    for (int s = 8; s >= 1; s /= 2) {
+        // Lane j of the new lower row: j from row i where (j & s) == 0, else j - s from row i + s
+        // (index + 16 selects the second source). The new upper row takes j + s from row i, or j from i + s.
+        __mmask16 upper = _mm512_test_epi32_mask(iota, _mm512_set1_epi32(s));
+        __m512i lo = _mm512_mask_add_epi32(iota, upper, iota, _mm512_set1_epi32(16 - s));
+        __m512i hi = _mm512_mask_add_epi32(_mm512_add_epi32(iota, _mm512_set1_epi32(s)), upper, iota,
+                                           _mm512_set1_epi32(16));
+        _Pragma("unroll")
+        for (int i = 0; i < 16; i++) {
+            if (i & s) continue;
+            __m512 a = r[i], b = r[i + s];
+            r[i] = _mm512_permutex2var_ps(a, lo, b);
+            r[i + s] = _mm512_permutex2var_ps(a, hi, b);
+        }
+    }
+}
+
+// Same contract as pack_body in gemm.c: dst[panel][p][x] = src[(panel·w + x)·sw + p·sk], zero past count.
+AVX512_TARGET void strata_sgemm_pack_avx512(int64_t w, int64_t count, int64_t kc, const float *src,
+                                            int64_t sk, int64_t sw, float *restrict dst) {
+    for (int64_t x0 = 0; x0 < count; x0 += w, dst += kc * w) {
+        int64_t valid = count - x0 < w ? count - x0 : w;
+        const float *s = src + x0 * sw;
+        for (int64_t xb = 0; xb < w; xb += 16) {
+            int64_t lanes = w - xb < 16 ? w - xb : 16;           // panel lanes this block writes
+            int64_t rows = valid - xb < 0 ? 0 : valid - xb < 16 ? valid - xb : 16;  // of which real
+            __mmask16 store = (__mmask16)((1u << lanes) - 1), load = (__mmask16)((1u << rows) - 1);
+            if (sw == 1) {
+                // Panel lanes are contiguous in the source: masked row copies.
+                for (int64_t p = 0; p < kc; p++)
+                    _mm512_mask_storeu_ps(dst + p * w + xb, store, _mm512_maskz_loadu_ps(load, s + p * sk + xb));
+                continue;
+            }
+            // Panel lanes are source rows along k: 16 rows × 16 k at a time through a register transpose.
+            for (int64_t p0 = 0; p0 < kc; p0 += 16) {
+                int64_t depth = kc - p0 < 16 ? kc - p0 : 16;
+                __mmask16 kmask = (__mmask16)((1u << depth) - 1);
+                __m512 r[16];
+                _Pragma("unroll")
+                for (int i = 0; i < 16; i++)
+                    r[i] = i < rows ? _mm512_maskz_loadu_ps(kmask, s + (xb + i) * sw + p0) : _mm512_setzero_ps();
+                transpose16x16(r);
+                _Pragma("unroll")
+                for (int q = 0; q < 16; q++)
+                    if (q < depth) _mm512_mask_storeu_ps(dst + (p0 + q) * w + xb, store, r[q]);
+            }
+        }
+    }
+}
+
 // MARK: AVX2 + FMA, 6×16: 12 ymm accumulators + 2 for the B row + 1 broadcast = 15 of 16 registers.
 
 enum { A2_MR = 6, A2_NR = 16 };

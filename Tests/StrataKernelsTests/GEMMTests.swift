@@ -201,6 +201,34 @@ final class GEMMTests: XCTestCase {
         XCTAssertEqual(threadGrid(threads: 1, rowPanels: 5, colPanels: 5, mr: 14, nr: 32).rows, 1)
     }
 
+    /// Opt-in timing (STRATA_BENCH=1) of shapes the model uses: attention-sized batches, a decode row,
+    /// and bench-char's linear layers (m × n × k, batch).
+    func testBenchmarkModelShapes() {
+        guard ProcessInfo.processInfo.environment["STRATA_BENCH"] == "1" else { return }
+        let shapes: [(String, Int, Int, Int, Int, Bool, Bool)] = [
+            ("attn_scores", 48, 256, 256, 64, false, true), ("attn_values", 48, 256, 64, 256, false, false),
+            ("attn_dq", 48, 256, 64, 256, false, false), ("attn_dk", 48, 256, 64, 256, true, false),
+            ("decode", 1, 1, 1536, 384, false, true), ("qkv_fwd", 1, 2048, 1152, 384, false, true),
+            ("mlp_dw", 1, 1536, 384, 2048, true, false), ("mlp_dx", 1, 2048, 384, 1536, false, false),
+        ]
+        var fill = Filler(state: 5)
+        for (name, batch, m, n, k, tA, tB) in shapes {
+            let a = fill.array(batch * m * k), b = fill.array(batch * k * n)
+            var c = [Float](repeating: 0, count: batch * m * n)
+            for threads in [1, ThreadPool.shared.threadCount] {
+                let s = Threads.$limit.withValue(threads) {
+                    BenchTimer.median(warmup: 2, repeats: 9, minSeconds: 0.2) {
+                        sgemmBatched(batch: batch, transA: tA, transB: tB, m: m, n: n, k: k, a: a, lda: tA ? m : k,
+                                     strideA: m * k, b: b, ldb: tB ? k : n, strideB: k * n, c: &c, ldc: n,
+                                     strideC: m * n)
+                    }
+                }
+                print(String(format: "%@ threads=%d %.1f GFLOP/s (%.3f ms)", name, threads,
+                             2 * Double(batch * m * n * k) / s / 1e9, s * 1e3))
+            }
+        }
+    }
+
     /// Opt-in timing (STRATA_BENCH=1): square GEMMs at 1 and all threads.
     func testBenchmarkGEMM() {
         guard ProcessInfo.processInfo.environment["STRATA_BENCH"] == "1" else { return }
