@@ -146,23 +146,28 @@ void strata_sgemm_macro(strata_isa isa, int64_t rows, int64_t cols, int64_t kc, 
 
 // MARK: direct kernel (no packing)
 
-enum { DIRECT_COLS = 256, DOT_LANES = 32 };
+enum { DIRECT_COLS = 256, DOT_LANES = 16, DOT_COLS = 4 };
 
 ALWAYS_INLINE float finish(float alpha, float beta, float acc, const float *c) {
     return beta == 0.0f ? alpha * acc : beta * *c + alpha * acc;
 }
 
-// Dot product with DOT_LANES independent partial sums (so it vectorizes without reassociation), summed
-// in a fixed order at the end.
-ALWAYS_INLINE float dot_body(int64_t k, const float *restrict x, const float *restrict y) {
-    float lanes[DOT_LANES] = {0};
+// C[0, 0..cols) from dot products of x[k] with the rows y + c·ldy, each kept in DOT_LANES partial sums
+// (lane l takes p ≡ l mod DOT_LANES) and reduced by a fixed halving tree, so the value of one element
+// never depends on how many columns share its loop. cols is a compile-time constant at every call.
+ALWAYS_INLINE void dot_cols(int cols, int64_t k, const float *restrict x, const float *restrict y,
+                            int64_t ldy, float alpha, float beta, float *c) {
+    float acc[DOT_COLS][DOT_LANES] = {{0}};
     int64_t p = 0;
     for (; p + DOT_LANES <= k; p += DOT_LANES)
-        for (int l = 0; l < DOT_LANES; l++) lanes[l] += x[p + l] * y[p + l];
-    for (int l = 0; p + l < k; l++) lanes[l] += x[p + l] * y[p + l];
-    float s = 0.0f;
-    for (int l = 0; l < DOT_LANES; l++) s += lanes[l];
-    return s;
+        for (int j = 0; j < cols; j++)
+            for (int l = 0; l < DOT_LANES; l++) acc[j][l] += x[p + l] * y[j * ldy + p + l];
+    for (int l = 0; p + l < k; l++)
+        for (int j = 0; j < cols; j++) acc[j][l] += x[p + l] * y[j * ldy + p + l];
+    for (int w = DOT_LANES / 2; w >= 1; w /= 2)
+        for (int j = 0; j < cols; j++)
+            for (int l = 0; l < w; l++) acc[j][l] += acc[j][l + w];
+    for (int j = 0; j < cols; j++) c[j] = finish(alpha, beta, acc[j][0], c + j);
 }
 
 ALWAYS_INLINE void direct_body(int transA, int transB, int64_t m, int64_t n, int64_t k, float alpha,
@@ -192,8 +197,10 @@ ALWAYS_INLINE void direct_body(int transA, int transB, int64_t m, int64_t n, int
                 for (int64_t p = 0; p < k; p++) scratch[p] = a[i + p * lda];
                 arow = scratch;
             }
-            for (int64_t j = 0; j < n; j++)
-                crow[j] = finish(alpha, beta, dot_body(k, arow, b + j * ldb), crow + j);
+            int64_t j = 0;
+            for (; j + DOT_COLS <= n; j += DOT_COLS)
+                dot_cols(DOT_COLS, k, arow, b + j * ldb, ldb, alpha, beta, crow + j);
+            for (; j < n; j++) dot_cols(1, k, arow, b + j * ldb, ldb, alpha, beta, crow + j);
         }
     }
 }
