@@ -17,7 +17,7 @@
 // MARK: AVX-512, 14×32: 28 zmm accumulators + 2 for the B row + 1 broadcast = 31 of 32 registers.
 // 14 rows maximize FMAs per B load; Zen 4 issues one zmm FMA per cycle, so the loop is FMA-bound.
 
-enum { A5_MR = 14, A5_NR = 32 };
+enum { A5_MR = 14, A5_NR = 32, A5_NB = 512 };
 
 AVX512_TARGET static inline __attribute__((always_inline)) void
 ukernel_avx512(int64_t kc, const float *restrict a /* [kc][14] */, const float *restrict b /* [kc][32] */,
@@ -59,13 +59,16 @@ ukernel_avx512(int64_t kc, const float *restrict a /* [kc][14] */, const float *
 AVX512_TARGET void strata_sgemm_macro_avx512(int64_t rows, int64_t cols, int64_t kc,
                                              const float *pa, const float *pb, float alpha, float beta,
                                              float *c, int64_t ldc) {
-    // jr outer: one B micro-panel (kc×32) stays in L1 while the A micro-panels stream from L2.
-    for (int64_t j = 0; j < cols; j += A5_NR) {
-        const float *bp = pb + j * kc;
-        int64_t nr = cols - j < A5_NR ? cols - j : A5_NR;
+    // One A micro-panel (14×kc, 14 KiB at kc = 256) stays in L1 while the B micro-panels of a block of
+    // A5_NB columns (kc×A5_NB, 512 KiB) stream from L2; a B micro-panel (32 KiB) would not fit in L1.
+    for (int64_t j0 = 0; j0 < cols; j0 += A5_NB) {
+        int64_t j1 = cols - j0 < A5_NB ? cols : j0 + A5_NB;
         for (int64_t i = 0; i < rows; i += A5_MR) {
             int64_t mr = rows - i < A5_MR ? rows - i : A5_MR;
-            ukernel_avx512(kc, pa + i * kc, bp, c + i * ldc + j, ldc, mr, nr, alpha, beta);
+            for (int64_t j = j0; j < j1; j += A5_NR) {
+                int64_t nr = j1 - j < A5_NR ? j1 - j : A5_NR;
+                ukernel_avx512(kc, pa + i * kc, pb + j * kc, c + i * ldc + j, ldc, mr, nr, alpha, beta);
+            }
         }
     }
 }

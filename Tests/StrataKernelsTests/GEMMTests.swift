@@ -229,6 +229,32 @@ final class GEMMTests: XCTestCase {
         }
     }
 
+    /// Opt-in blocking sweep (STRATA_TUNE=1): 1-thread NN/NT/TN GFLOP/s of the detected ISA per (kc, mc).
+    func testTuneBlocking() {
+        guard ProcessInfo.processInfo.environment["STRATA_TUNE"] == "1" else { return }
+        let n = Int(ProcessInfo.processInfo.environment["STRATA_BENCH_N"] ?? "1024")!
+        var fill = Filler(state: 9)
+        let a = fill.array(n * n), b = fill.array(n * n)
+        var c = [Float](repeating: 0, count: n * n)
+        for kc in [256, 384, 512] {
+            for mcTiles in [16, 24] {
+                var cfg = GEMMConfig.detected
+                cfg.kc = kc; cfg.mc = mcTiles * cfg.mr
+                var line = "kc=\(kc) mc=\(cfg.mc):"
+                for (tA, tB) in [(false, false), (false, true), (true, false)] {
+                    let s = Threads.$limit.withValue(1) {
+                        BenchTimer.median(warmup: 1, repeats: 5, minSeconds: 0.1) {
+                            sgemm(transA: tA, transB: tB, m: n, n: n, k: n, a: a, lda: n, b: b, ldb: n,
+                                  c: &c, ldc: n, config: cfg)
+                        }
+                    }
+                    line += String(format: " %.1f", 2 * Double(n * n * n) / s / 1e9)
+                }
+                print(line)
+            }
+        }
+    }
+
     /// Opt-in timing (STRATA_BENCH=1): square GEMMs at 1 and all threads.
     func testBenchmarkGEMM() {
         guard ProcessInfo.processInfo.environment["STRATA_BENCH"] == "1" else { return }
