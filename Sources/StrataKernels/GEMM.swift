@@ -180,7 +180,10 @@ extension GEMMProblem {
     /// column panels of packed B › per-thread rectangles of mc×nr blocks handed to the C macro-kernel.
     func runPacked(config cfg: GEMMConfig, threads: Int) {
         let mr = cfg.mr, nr = cfg.nr
-        let kc = max(1, min(cfg.kc, k))
+        // Equal K blocks (a short last block would cost a full pass over C for little work); a function of
+        // k alone, so it cannot depend on the thread count.
+        let kBlocks = (k + cfg.kc - 1) / max(1, cfg.kc)
+        let kc = (k + kBlocks - 1) / kBlocks
         let mc = max(mr, cfg.mc / mr * mr), nc = max(nr, cfg.nc / nr * nr)
         // Rows of op(A) packed at once: all of them unless that would outgrow a few MiB of L3.
         let rowChunk = min(roundUp(m, mr), max(mc, (4 << 20) / 4 / kc / mc * mc))

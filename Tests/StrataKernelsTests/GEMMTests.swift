@@ -263,8 +263,9 @@ final class GEMMTests: XCTestCase {
         for n in sizes {
             for threads in [1, ThreadPool.shared.threadCount] {
                 for (tA, tB) in [(false, false), (false, true), (true, false)] {
+                    // One JSON object per line, like `strata bench kernels --json` (bench/gemm_vs_numpy.py).
                     let r = GEMMBenchmark.run(n: n, transA: tA, transB: tB, threads: threads)
-                    print(String(format: "%@ n=%d threads=%d %.1f GFLOP/s", r.name, n, threads, r.gflops))
+                    print(String(decoding: try! JSONEncoder().encode(r), as: UTF8.self))
                 }
             }
         }
