@@ -133,7 +133,7 @@ AVX512_TARGET void strata_sgemm_pack_avx512(int64_t w, int64_t count, int64_t kc
 
 // MARK: AVX2 + FMA, 6×16: 12 ymm accumulators + 2 for the B row + 1 broadcast = 15 of 16 registers.
 
-enum { A2_MR = 6, A2_NR = 16 };
+enum { A2_MR = 6, A2_NR = 16, A2_NB = 512 };
 
 // Row j of this table, read from offset 16 - n, gives lanes j < n all-ones (a load mask for n lanes).
 static const int32_t avx2_mask_table[32] = {
@@ -168,6 +168,16 @@ ukernel_avx2(int64_t kc, const float *restrict a /* [kc][6] */, const float *res
         if (i >= mr) break;
         float *row = c + i * ldc;
         __m256 t0 = _mm256_mul_ps(va, acc0[i]), t1 = _mm256_mul_ps(va, acc1[i]);
+        if (nr == A2_NR) {
+            // vmaskmov is slow on some cores (microcoded stores on AMD): full rows use plain moves.
+            if (beta != 0.0f) {
+                t0 = _mm256_fmadd_ps(vb, _mm256_loadu_ps(row), t0);
+                t1 = _mm256_fmadd_ps(vb, _mm256_loadu_ps(row + 8), t1);
+            }
+            _mm256_storeu_ps(row, t0);
+            _mm256_storeu_ps(row + 8, t1);
+            continue;
+        }
         if (beta != 0.0f) {
             t0 = _mm256_fmadd_ps(vb, _mm256_maskload_ps(row, m0), t0);
             t1 = _mm256_fmadd_ps(vb, _mm256_maskload_ps(row + 8, m1), t1);
@@ -180,12 +190,15 @@ ukernel_avx2(int64_t kc, const float *restrict a /* [kc][6] */, const float *res
 AVX2_TARGET void strata_sgemm_macro_avx2(int64_t rows, int64_t cols, int64_t kc,
                                          const float *pa, const float *pb, float alpha, float beta,
                                          float *c, int64_t ldc) {
-    for (int64_t j = 0; j < cols; j += A2_NR) {
-        const float *bp = pb + j * kc;
-        int64_t nr = cols - j < A2_NR ? cols - j : A2_NR;
+    // Same order as the AVX-512 driver: the A micro-panel in L1, B blocks of A2_NB columns from L2.
+    for (int64_t j0 = 0; j0 < cols; j0 += A2_NB) {
+        int64_t j1 = cols - j0 < A2_NB ? cols : j0 + A2_NB;
         for (int64_t i = 0; i < rows; i += A2_MR) {
             int64_t mr = rows - i < A2_MR ? rows - i : A2_MR;
-            ukernel_avx2(kc, pa + i * kc, bp, c + i * ldc + j, ldc, mr, nr, alpha, beta);
+            for (int64_t j = j0; j < j1; j += A2_NR) {
+                int64_t nr = j1 - j < A2_NR ? j1 - j : A2_NR;
+                ukernel_avx2(kc, pa + i * kc, pb + j * kc, c + i * ldc + j, ldc, mr, nr, alpha, beta);
+            }
         }
     }
 }

@@ -238,7 +238,8 @@ final class GEMMTests: XCTestCase {
         var c = [Float](repeating: 0, count: n * n)
         for kc in [256, 384, 512] {
             for mcTiles in [16, 24] {
-                var cfg = GEMMConfig.detected
+                let isa = ProcessInfo.processInfo.environment["STRATA_TUNE_ISA"].flatMap(VectorISA.init(rawValue:))
+                var cfg = GEMMConfig(isa: isa ?? .detected)
                 cfg.kc = kc; cfg.mc = mcTiles * cfg.mr
                 var line = "kc=\(kc) mc=\(cfg.mc):"
                 for (tA, tB) in [(false, false), (false, true), (true, false)] {
