@@ -20,6 +20,8 @@ package struct GEMMConfig: Sendable {
     /// Problems with m·n·k at or below this, or with at most `directRows` rows, skip packing.
     package var directFlops = 32_768
     package var directRows = 2
+    /// Most floats of op(A) packed per K block (4 MiB, in L3); taller A is packed in row chunks.
+    package var packedAFloats = 1 << 20
 
     /// The default blocking of `isa`'s micro-kernel.
     package init(isa: VectorISA) {
@@ -105,7 +107,8 @@ package func sgemmBatched(batch: Int, transA: Bool, transB: Bool, m: Int, n: Int
         p.a = a + i * strideA; p.b = b + i * strideB; p.c = c + i * strideC
         return p
     }
-    let threads = Threads.current()
+    // Too little work to repay waking other threads (a few microseconds): stay on this one.
+    let threads = batch * m * n * k < GEMMProblem.minParallelWork ? 1 : Threads.current()
     // Many matrices: one thread per group of whole matrices (no per-matrix synchronization). Otherwise each
     // matrix is split over tiles. Both run the same per-element arithmetic, so the choice never shows in
     // the bits.
@@ -128,6 +131,9 @@ struct GEMMProblem {
     var beta: Float
     var c: UnsafeMutablePointer<Float>, ldc: Int  // C[M×ldc]
 
+    /// Multiply-adds below which a call runs on one thread (about 10 µs of work).
+    static let minParallelWork = 1 << 18
+
     func validate(_ kernel: String) {
         precondition(m >= 0 && n >= 0 && k >= 0, "\(kernel): sizes must be ≥ 0, got m=\(m) n=\(n) k=\(k)")
         let minA = max(1, transA ? m : k), minB = max(1, transB ? k : n), minC = max(1, n)
@@ -140,6 +146,7 @@ struct GEMMProblem {
     func run(config: GEMMConfig, threads: Int) {
         if m == 0 || n == 0 { return }
         if k == 0 { scaleC(); return }
+        let threads = m * n * k < Self.minParallelWork ? 1 : threads
         if m * n * k <= config.directFlops || m <= config.directRows {
             runDirect(config: config, threads: threads)
         } else {
@@ -159,7 +166,9 @@ struct GEMMProblem {
     private func runDirect(config: GEMMConfig, threads: Int) {
         let scratch = UnsafeMutablePointer<Float>.allocate(capacity: transA && transB ? k * threads : 1)
         defer { scratch.deallocate() }
-        // Column chunks of 64 keep each thread's slice vector-aligned; tiny problems stay on one thread.
+        // Column chunks of 64 keep each thread's slice vector-aligned. This path streams B from memory at a
+        // few rows per pass, so a split only pays once B is large (measured: 590k multiply-adds ran slower
+        // on 2 threads than on 1).
         let chunks = m * n * k >= 1 << 20 ? min(threads, (n + 63) / 64) : 1
         parallelFor(chunks) { range in
             for t in range {
@@ -186,7 +195,7 @@ extension GEMMProblem {
         let kc = (k + kBlocks - 1) / kBlocks
         let mc = max(mr, cfg.mc / mr * mr), nc = max(nr, cfg.nc / nr * nr)
         // Rows of op(A) packed at once: all of them unless that would outgrow a few MiB of L3.
-        let rowChunk = min(roundUp(m, mr), max(mc, (4 << 20) / 4 / kc / mc * mc))
+        let rowChunk = min(roundUp(m, mr), max(mc, cfg.packedAFloats / kc / mc * mc))
         let colPanel = min(roundUp(n, nr), nc)
         // packedA [rowChunk/mr][kc][mr], packedB [colPanel/nr][kc][nr], both 64-byte aligned.
         let aCount = roundUp(rowChunk * kc, 16), bCount = colPanel * kc  // 16 floats: B stays 64-byte aligned

@@ -75,6 +75,7 @@ final class GEMMTests: XCTestCase {
             var packedOnly = GEMMConfig(isa: isa)  // every size through the packed path, with small blocks
             packedOnly.directFlops = 0; packedOnly.directRows = 0
             packedOnly.kc = 40; packedOnly.mc = 3 * packedOnly.mr; packedOnly.nc = 2 * packedOnly.nr
+            packedOnly.packedAFloats = 0  // one mc block of rows per packed chunk
             out.append(packedOnly)
             var directOnly = GEMMConfig(isa: isa)
             directOnly.directFlops = .max
@@ -174,8 +175,8 @@ final class GEMMTests: XCTestCase {
         let shapes: [(Int, Int, Int)] = [(1, 3000, 700), (2, 700, 900), (97, 131, 301), (301, 67, 259),
                                          (13, 515, 300), (150, 150, 150), (250, 260, 270)]
         for (m, n, k) in shapes {
-            for (tA, tB) in [(false, false), (false, true), (true, false), (true, true)] {
-                let batch = 3
+            for (tA, tB, batch) in [(false, false, 3), (false, true, 4), (true, false, 3), (true, true, 4)] {
+                // batch 3 splits each matrix over threads, batch 4 gives each thread whole matrices.
                 let a = fill.array(batch * m * k), b = fill.array(batch * k * n)
                 func run(_ threads: Int) -> [Float] {
                     var c = [Float](repeating: 0, count: batch * m * n)
