@@ -7,7 +7,8 @@ import CStrataKernels
 // op(B) columns into nr-column micro-panels; packing absorbs both transposes. A register-tiled C
 // micro-kernel (gemm_x86.c, gemm_arm.c, gemm.c) then walks mc-row blocks of packed A against the packed
 // B panel. Threads split the output tiles, never K, so each C element sees the identical FMA sequence
-// whatever the thread count: results are bit-identical for 1 or many threads.
+// whatever the thread count: results are bit-identical for 1 or many threads. Tiny problems and row
+// vectors (decode) skip packing: `strata_sgemm_direct` reads A and B in place.
 
 /// Block sizes and instruction set for a GEMM; `detected` is what the public entry points use.
 package struct GEMMConfig: Sendable {
@@ -25,6 +26,10 @@ package struct GEMMConfig: Sendable {
 
     /// The default blocking of `isa`'s micro-kernel.
     package init(isa: VectorISA) {
+        // The C dispatch falls back to the portable kernel for an ISA it was not built for, whose tile
+        // would not match this blocking.
+        precondition(GEMMConfig.available.contains(isa),
+                     "sgemm: ISA \(isa) is not available on this CPU; choose one of \(GEMMConfig.available)")
         let blocking = strata_sgemm_blocking(isa.cISA)
         self.isa = isa
         mr = Int(blocking.mr); nr = Int(blocking.nr)
