@@ -11,6 +11,7 @@ public enum AttentionBenchmark {
     public static func run(t: Int, d: Int = 64, heads: Int = 6, batch: Int = 1, causal: Bool = true,
                            threads: Int) -> KernelBenchResult {
         PeakMemory.reset()
+        let baseline = PeakMemory.currentMB()
         let shape = AttentionShape(batch: batch, heads: heads, kvHeads: heads, queries: t, keys: t, headDim: d)
         let q = filled(shape.queryCount, seed: 1), k = filled(shape.keyCount, seed: 2)
         let v = filled(shape.valueCount, seed: 3), dOut = filled(shape.outputCount, seed: 4)
@@ -29,10 +30,12 @@ public enum AttentionBenchmark {
                                   out: out, lse: lse, dOut: dOut, dQ: dQ, dK: dK, dV: dV)
             }
         }
+        let peak = PeakMemory.peakMB()
         let forwardFlops = 4.0 * Double(batch * heads) * Double(t) * Double(t) * Double(d) * (causal ? 0.5 : 1)
         return KernelBenchResult(name: "attention_fwd_bwd", n: t, threads: threads,
                                  gflops: forwardFlops * 3.5 / seconds / 1e9, seconds: seconds,
-                                 tokensPerS: Double(batch * t) / seconds, peakRSSMB: PeakMemory.peakMB())
+                                 tokensPerS: Double(batch * t) / seconds, peakRSSMB: peak,
+                                 workingSetMB: peak - baseline)
     }
 
     /// A buffer of `count` deterministic values in [-1, 1).

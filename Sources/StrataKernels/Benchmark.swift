@@ -16,17 +16,22 @@ public struct KernelBenchResult: Codable, Sendable {
     public var tokensPerS: Double?
     /// Peak resident memory during the benchmark in MiB, where measured.
     public var peakRSSMB: Double?
+    /// Growth of resident memory over what the process held when the benchmark started, in MiB:
+    /// what this workload itself needed at its peak.
+    public var workingSetMB: Double?
 
     public init(name: String, n: Int, threads: Int, gflops: Double, seconds: Double,
-                tokensPerS: Double? = nil, peakRSSMB: Double? = nil) {
+                tokensPerS: Double? = nil, peakRSSMB: Double? = nil, workingSetMB: Double? = nil) {
         self.name = name; self.n = n; self.threads = threads; self.gflops = gflops
         self.seconds = seconds; self.tokensPerS = tokensPerS; self.peakRSSMB = peakRSSMB
+        self.workingSetMB = workingSetMB
     }
 
     enum CodingKeys: String, CodingKey {
         case name, n, threads, gflops, seconds
         case tokensPerS = "tokens_per_s"
         case peakRSSMB = "peak_rss_mb"
+        case workingSetMB = "working_set_mb"
     }
 }
 
@@ -66,16 +71,23 @@ public enum PeakMemory {
         #endif
     }
 
-    /// Peak resident memory in MiB since start or the last `reset()`.
-    public static func peakMB() -> Double {
+    /// Resident memory now in MiB (Linux `VmRSS`; 0 where unavailable).
+    public static func currentMB() -> Double { statusField("VmRSS:") ?? 0 }
+
+    private static func statusField(_ key: String) -> Double? {
         #if os(Linux)
         if let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) {
-            for line in text.split(separator: "\n") where line.hasPrefix("VmHWM:") {
-                let kb = line.split(separator: " ").compactMap { Double($0) }.first ?? 0
-                return kb / 1024
+            for line in text.split(separator: "\n") where line.hasPrefix(key) {
+                return (line.split(separator: " ").compactMap { Double($0) }.first ?? 0) / 1024
             }
         }
         #endif
+        return nil
+    }
+
+    /// Peak resident memory in MiB since start or the last `reset()`.
+    public static func peakMB() -> Double {
+        if let hwm = statusField("VmHWM:") { return hwm }
         var usage = rusage()
         #if os(Linux)
         getrusage(RUSAGE_SELF.rawValue, &usage)

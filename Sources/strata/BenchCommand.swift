@@ -54,27 +54,34 @@ struct BenchKernels: ParsableCommand {
         }
         if only != .gemm {
             if !json { print("\nFused attention forward+backward (B=1, H=6, D=64, causal)") }
-            printHeader(["kernel", "T", "threads", "GFLOP/s", "ms", "tokens/s", "peak MB"])
-            var peaks: [(Int, Double)] = []
+            printHeader(["kernel", "T", "threads", "GFLOP/s", "ms", "tokens/s", "peak MB", "working MB", "T×T MB"])
+            var sets: [(Int, Double)] = []
             for t in lengths {
                 let r = AttentionBenchmark.run(t: t, threads: all)
-                emit(r)
-                if let p = r.peakRSSMB { peaks.append((t, p)) }
+                // What one materialized T×T score matrix per head would take, for comparison.
+                emit(r, extra: [String(format: "%.0f", Double(6 * t * t * 4) / 1_048_576)])
+                if let w = r.workingSetMB { sets.append((t, w)) }
             }
-            if !json, let first = peaks.first, let last = peaks.last, last.0 > first.0 {
-                print(String(format: "peak memory grows %.2f× for %.0f× longer sequences (quadratic would be %.0f×)",
-                             last.1 / first.1, Double(last.0) / Double(first.0),
-                             pow(Double(last.0) / Double(first.0), 2)))
+            if !json, let first = sets.first, let last = sets.last, last.0 > first.0 {
+                print(String(format: "working memory grows %.1f× for %.0f× longer sequences (linear: %.0f×, quadratic: %.0f×)",
+                             last.1 / max(first.1, 1e-3), Double(last.0) / Double(first.0),
+                             Double(last.0) / Double(first.0), pow(Double(last.0) / Double(first.0), 2)))
             }
         }
     }
 
     private func printHeader(_ columns: [String]) {
         guard !json else { return }
-        print(columns.map { $0.padding(toLength: 10, withPad: " ", startingAt: 0) }.joined(separator: " "))
+        print(row(columns))
     }
 
-    private func emit(_ r: KernelBenchResult) {
+    /// Fixed-width table row: a wide first column for kernel names, then 10-character cells.
+    private func row(_ cells: [String]) -> String {
+        cells.enumerated().map { i, c in c.padding(toLength: i == 0 ? 18 : 10, withPad: " ", startingAt: 0) }
+            .joined(separator: " ")
+    }
+
+    private func emit(_ r: KernelBenchResult, extra: [String] = []) {
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
@@ -84,7 +91,8 @@ struct BenchKernels: ParsableCommand {
                          String(format: "%.2f", r.seconds * 1000)]
             if let tps = r.tokensPerS { cells.append(String(format: "%.0f", tps)) }
             if let mb = r.peakRSSMB { cells.append(String(format: "%.1f", mb)) }
-            print(cells.map { $0.padding(toLength: 10, withPad: " ", startingAt: 0) }.joined(separator: " "))
+            if let mb = r.workingSetMB { cells.append(String(format: "%.1f", mb)) }
+            print(row(cells + extra))
         }
         fflush(nil)
     }
