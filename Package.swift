@@ -2,7 +2,7 @@
 import PackageDescription
 
 // Imports go one way: strata (CLI) -> Strata -> StrataNN -> StrataCore -> StrataKernels -> CStrataKernels.
-// No target uses unsafeFlags: ISA-specific code lives in CStrataKernels behind per-function target
+// No target passes unsafe compiler flags: ISA-specific code lives in CStrataKernels behind per-function target
 // attributes and is picked at run time from CPU features.
 let package = Package(
     name: "Strata",
