@@ -1,6 +1,10 @@
 @_exported import StrataKernels
 @_exported import StrataCore
 @_exported import StrataNN
+@_exported import StrataModels
+@_exported import StrataIO
+@_exported import StrataTrain
+@_exported import StrataReport
 
 /// Version of the Strata library and tool.
 public enum StrataVersion {

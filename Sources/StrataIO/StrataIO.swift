@@ -1,0 +1,1 @@
+// StrataIO: see README's module tour.

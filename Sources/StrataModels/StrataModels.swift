@@ -1,0 +1,1 @@
+// StrataModels: see README's module tour.

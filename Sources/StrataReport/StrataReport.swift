@@ -1,0 +1,1 @@
+// StrataReport: see README's module tour.

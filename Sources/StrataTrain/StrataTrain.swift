@@ -1,0 +1,1 @@
+// StrataTrain: see README's module tour.
