@@ -1,0 +1,6 @@
+extension Catalog {
+    /// Residual schemes (slot `residual`).
+    public static let residuals = Registry<any ResidualConnection>(.residual, [
+        RegistryEntry(AddResidual.self),
+    ])
+}

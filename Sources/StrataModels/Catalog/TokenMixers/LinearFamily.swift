@@ -1,0 +1,4 @@
+extension Catalog {
+    /// Linear-time and recurrent token mixers (section 3 of the catalog).
+    static let linearFamily: [RegistryEntry<any TokenMixer>] = []
+}

@@ -1,1 +1,0 @@
-// StrataModels: see README's module tour.

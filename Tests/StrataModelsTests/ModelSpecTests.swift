@@ -1,0 +1,52 @@
+import Foundation
+import XCTest
+import StrataCore
+import StrataModels
+
+final class ModelSpecTests: XCTestCase {
+    func testDefaultsRoundTripThroughJSON() throws {
+        var spec = ModelSpec()
+        spec.overrides = [LayerOverride(layers: [1])]
+        spec.overrides[0].tokenMixer = ComponentSpec("softmax_attention", ["kv_heads": .number(2)])
+        let data = Data(spec.json.jsonText().utf8)
+        let back = try ModelSpec.parse(data)
+        XCTAssertEqual(back, spec)
+    }
+
+    func testEveryProblemIsReportedWithItsPath() {
+        let text = """
+        {"dim": 100, "heads": 3, "colour": 1,
+         "block": {"norm": "rms_nrm", "token_mixer": {"id": "softmax_attention", "kv_head": 2}, "placement": "middle"},
+         "overrides": [{"layers": [9], "channel_mixer": "mlp"}]}
+        """
+        XCTAssertThrowsError(try ModelSpec.parse(Data(text.utf8), file: "bad.json")) { error in
+            let message = "\(error)"
+            XCTAssertTrue(message.contains("bad.json"), message)
+            XCTAssertTrue(message.contains("colour: unknown key"), message)
+            XCTAssertTrue(message.contains("block.placement: unknown value \"middle\""), message)
+            XCTAssertTrue(message.contains("block.norm.id: unknown norm \"rms_nrm\"; valid: layer_norm, rms_norm"), message)
+            XCTAssertTrue(message.contains("block.token_mixer.kv_head: unknown key; valid keys: kv_heads"), message)
+            XCTAssertTrue(message.contains("heads: dim 100 is not divisible by heads 3"), message)
+            XCTAssertTrue(message.contains("overrides.0.layers: layer 9 is out of range 0..<6"), message)
+        }
+    }
+
+    func testSetOverridesApplyBeforeValidation() throws {
+        let spec = try ModelSpec.parse(Data("{}".utf8), overrides: [("dim", "64"), ("heads", "4"),
+                                                                    ("block.token_mixer.kv_heads", "2")])
+        XCTAssertEqual(spec.dim, 64)
+        XCTAssertEqual(spec.block.tokenMixer, ComponentSpec("softmax_attention", ["kv_heads": .number(2)]))
+    }
+
+    func testBaselineModelTrainsAStep() throws {
+        var spec = ModelSpec()
+        spec.dim = 32; spec.heads = 4; spec.layers = 2; spec.contextLength = 16
+        let model = try TransformerModel(spec: spec, seed: 1)
+        XCTAssertEqual(model.parameterCount, spec.expectedParameterCount)
+        let ids = (0..<32).map { Int32($0 * 7 % 256) }
+        let loss = model.loss(inputs: ids, targets: ids.map { ($0 + 1) % 256 }, batch: 2, length: 16)
+        XCTAssertEqual(loss.item, log(256), accuracy: 0.2)
+        loss.backward()
+        XCTAssertNotNil(model.blocks[0].mixer.parameters().first?.grad)
+    }
+}
