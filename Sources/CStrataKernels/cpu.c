@@ -15,3 +15,15 @@ strata_isa strata_detect_isa(void) {
     return STRATA_ISA_PORTABLE;
 #endif
 }
+
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
+void strata_configure_allocator(void) {
+#if defined(__GLIBC__)
+    /* Keep freed activation buffers in the heap: see TensorStorage.configureAllocator. */
+    mallopt(M_MMAP_THRESHOLD, 512 << 20);
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
+#endif
+}

@@ -14,3 +14,7 @@ public enum VectorISA: String, Sendable, CaseIterable {
         }
     }()
 }
+
+/// Raises glibc's mmap and trim thresholds so that large buffers freed by one training step are reused by the
+/// next instead of being unmapped and page-faulted back in (no-op elsewhere). Called once by the tensor storage.
+public func configureAllocatorForReuse() { strata_configure_allocator() }

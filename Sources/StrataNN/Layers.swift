@@ -27,8 +27,7 @@ public final class Linear: Module {
         guard x.shape.last == inputs else {
             shapeError("Linear", "input \(x.shape) does not end in \(inputs) features (weight \(weight.shape))")
         }
-        let y = x.matmul(weight.value, transposeB: true)
-        return bias.map { y + $0.value } ?? y
+        return linear(x, weight: weight.value, bias: bias?.value)
     }
 }
 

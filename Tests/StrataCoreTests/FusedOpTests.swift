@@ -57,6 +57,17 @@ final class FusedOpTests: XCTestCase {
         }
     }
 
+    func testLinearMatchesMatmulPlusBias() {
+        var rng = RNG(seed: 4)
+        for (lead, i, o) in [([1], 1, 1), ([3], 17, 5), ([2, 3], 33, 17), ([2], 257, 3)] {
+            let x = rng.normal(lead + [i]), w = rng.normal([o, i]), b = rng.normal([o])
+            harness.check("linear \(lead) \(i)→\(o)", [x, w, b]) { linear($0[0], weight: $0[1], bias: $0[2]) }
+            harness.check("linear without bias", [x, w]) { linear($0[0], weight: $0[1], bias: nil) }
+            assertTwins("linear \(lead) \(i)→\(o)", [x, w, b], { linear($0[0], weight: $0[1], bias: $0[2]) },
+                        { $0[0].matmul($0[1], transposeB: true) + $0[2] })
+        }
+    }
+
     func testNorms() {
         var rng = RNG(seed: 1)
         for shape in [[1, 1], [3, 17], [2, 3, 33], [5, 257]] {

@@ -13,4 +13,5 @@ typedef enum {
 /// The best ISA this CPU supports, detected once (cheap to call again).
 strata_isa strata_detect_isa(void);
 
+void strata_configure_allocator(void);
 #endif

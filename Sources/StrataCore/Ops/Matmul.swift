@@ -77,3 +77,55 @@ extension Tensor {
         return (x.expandedValue(target), matrix)
     }
 }
+
+/// Fused affine map y = x Wᵀ + b over the last axis: x [..., I], weight [O, I], bias [O] → [..., O].
+/// One GEMM accumulates onto the bias rows (no separate broadcast add), and the backward computes the bias
+/// gradient as a column sum instead of a broadcast reduction. Its composed twin is
+/// `x.matmul(weight, transposeB: true) + bias` (tests tie the two together).
+public func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
+    guard weight.rank == 2, let inputs = x.shape.last, inputs == weight.shape[1] else {
+        shapeError("linear", "input \(x.shape) does not end in the \(weight.rank == 2 ? weight.shape[1] : -1) features of weight \(weight.shape)")
+    }
+    let outputs = weight.shape[0]
+    if let bias, bias.shape != [outputs] {
+        shapeError("linear", "bias \(bias.shape) does not match \(outputs) outputs of weight \(weight.shape)")
+    }
+    let rows = x.count / Swift.max(inputs, 1)
+    let outShape = Array(x.shape.dropLast()) + [outputs]
+    let out = Tensor(uninitialized: outShape)
+    if let bias {
+        for r in 0..<rows { (out.pointer + r * outputs).update(from: bias.pointer, count: outputs) }
+    }
+    sgemm(transA: false, transB: true, m: rows, n: outputs, k: inputs, a: x.pointer, lda: inputs,
+          b: weight.pointer, ldb: inputs, beta: bias == nil ? 0 : 1, c: out.pointer, ldc: outputs)
+    let inputsList = bias.map { [x, weight, $0] } ?? [x, weight]
+    return Tensor.record("linear", out, inputsList) { g in
+        var grads: [Tensor?] = []
+        if x.node != nil {
+            let dx = Tensor(uninitialized: x.shape)
+            sgemm(transA: false, transB: false, m: rows, n: inputs, k: outputs, a: g.pointer, lda: outputs,
+                  b: weight.pointer, ldb: inputs, c: dx.pointer, ldc: inputs)
+            grads.append(dx)
+        } else {
+            grads.append(nil)
+        }
+        if weight.node != nil {
+            let dw = Tensor(uninitialized: weight.shape)                       // [O, I] = gᵀ x
+            sgemm(transA: true, transB: false, m: outputs, n: inputs, k: rows, a: g.pointer, lda: outputs,
+                  b: x.pointer, ldb: inputs, c: dw.pointer, ldc: inputs)
+            grads.append(dw)
+        } else {
+            grads.append(nil)
+        }
+        if let bias {
+            if bias.node != nil {
+                let db = Tensor(uninitialized: [outputs])
+                ReduceKernels.sum(x: g.pointer, outer: 1, n: rows, inner: outputs, out: db.pointer)
+                grads.append(db)
+            } else {
+                grads.append(nil)
+            }
+        }
+        return grads
+    }
+}
