@@ -51,13 +51,10 @@ public struct RunRecord: Sendable, Equatable {
 
     /// Numeric top-level fields of the summary (e.g. `tokens_per_s`), ignoring everything else.
     public var summaryNumbers: [String: Double] {
-        guard let text = summaryJSON,
-              let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]
-        else { return [:] }
+        guard let text = summaryJSON, case .object(let object)? = JSONValue.parse(text) else { return [:] }
         var numbers: [String: Double] = [:]
         for (key, value) in object {
-            // JSONSerialization hands back booleans as NSNumber too; keep real numbers only.
-            if let number = value as? NSNumber, !(value is Bool) { numbers[key] = number.doubleValue }
+            if case .number(let number) = value { numbers[key] = number }
         }
         return numbers
     }
