@@ -75,6 +75,9 @@ final class RunStoreTests: XCTestCase {
         let other = try makeRun(store, "other")
         XCTAssertEqual(try store.runs().map(\.id), [other.id, run.id], "newest first")
         XCTAssertEqual(try store.runs(limit: 1).map(\.id), [other.id])
+        XCTAssertEqual(try store.runs(status: .finished).map(\.id), [run.id])
+        XCTAssertEqual(try store.runs(kind: .train, status: .running).map(\.id), [other.id])
+        XCTAssertEqual(try store.runs(kind: .compare), [])
 
         try store.remove(runID: run.id)
         XCTAssertFalse(FileManager.default.fileExists(atPath: run.directory.path))

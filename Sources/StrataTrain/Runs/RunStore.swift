@@ -101,11 +101,14 @@ public final class RunStore: Sendable {
         }
     }
 
-    /// The most recent runs first (by creation time), at most `limit` of them (nil: all).
-    public func runs(limit: Int? = nil) throws -> [RunRecord] {
+    /// The most recent runs first (by creation time), optionally of one kind and/or status, at most
+    /// `limit` of them (nil: all).
+    public func runs(limit: Int? = nil, kind: RunKind? = nil, status: RunStatus? = nil) throws -> [RunRecord] {
         try queue.read { db in
-            let rows = try Row.fetchAll(db, sql: "SELECT * FROM runs ORDER BY created_at DESC, rowid DESC LIMIT ?",
-                                        arguments: [limit ?? -1])
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT * FROM runs WHERE (?1 IS NULL OR kind = ?1) AND (?2 IS NULL OR status = ?2)
+                ORDER BY created_at DESC, rowid DESC LIMIT ?3
+                """, arguments: [kind?.rawValue, status?.rawValue, limit ?? -1])
             return try rows.map { try RunRecord(row: $0, root: root) }
         }
     }
