@@ -60,7 +60,10 @@ public struct HTMLReport: Sendable {
     private func summaryTable() -> String {
         let headers = ["Run", "Id", "Spec", "Params", "Steps", "Train loss", "Best val loss", "Best val bpb",
                        "Tokens/s", "Peak memory"]
-        var html = "<table>\n<thead><tr>" + headers.map { "<th>\($0)</th>" }.joined() + "</tr></thead>\n<tbody>\n"
+        // Columns from "Params" on hold numbers: right-aligned like their cells.
+        var html = "<table>\n<thead><tr>" + headers.enumerated().map { i, title in
+            i >= 3 ? "<th class=\"num\">\(title)</th>" : "<th>\(title)</th>"
+        }.joined() + "</tr></thead>\n<tbody>\n"
         for (i, run) in runs.enumerated() {
             let validation = HTMLReport.validationEvaluations(run)
             let bestLoss = validation.map(\.loss).filter(\.isFinite).min()
@@ -164,8 +167,8 @@ public struct HTMLReport: Sendable {
         .subtitle,.note{color:#666}
         table{border-collapse:collapse;font-size:.9em}
         th,td{padding:.3em .6em;border-bottom:1px solid #eee;text-align:left;vertical-align:top}
-        td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-        code{font-size:.95em}
+        th.num,td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+        code{font-size:.95em;white-space:nowrap}
         .swatch{display:inline-block;width:.8em;height:.8em;margin-right:.4em;border-radius:2px}
         .grid{display:flex;flex-wrap:wrap;gap:1em}
         .figure svg{max-width:100%;height:auto}

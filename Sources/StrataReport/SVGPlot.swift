@@ -108,10 +108,11 @@ public enum SVGPlot {
             xMin = min(xMin, p.x); xMax = max(xMax, p.x)
             yMin = min(yMin, p.y); yMax = max(yMax, p.y)
         }
-        let xScale = PlotScale.linear(minimum: xMin, maximum: xMax)
+        let frame = plotFrame(options)
+        // About one x tick per 80 px on wide charts, at least 6 (small per-layer charts then get one per layer).
+        let xScale = PlotScale.linear(minimum: xMin, maximum: xMax, count: max(6, Int(frame.width / 80)))
         let yScale = options.logY ? PlotScale.logarithmic(minimum: yMin, maximum: yMax)
                                   : PlotScale.linear(minimum: yMin, maximum: yMax)
-        let frame = plotFrame(options)
         svg += axes(frame: frame, x: xScale, y: yScale, options: options)
         for s in cleaned where !s.points.isEmpty {
             let coords = s.points.map { p in
