@@ -41,5 +41,6 @@ let package = Package(
         .testTarget(name: "StrataModelsTests", dependencies: ["StrataModels", "StrataIO", "StrataNN", "StrataCore"]),
         .testTarget(name: "StrataIOTests", dependencies: ["StrataIO", "StrataModels", "StrataCore"]),
         .testTarget(name: "StrataTrainTests", dependencies: ["StrataTrain", "StrataModels", "StrataIO", "StrataNN", "StrataCore"]),
+        .testTarget(name: "StrataReportTests", dependencies: ["StrataReport", "StrataTrain"]),
     ]
 )

@@ -1,1 +1,0 @@
-// StrataReport: see README's module tour.

@@ -1,0 +1,190 @@
+import Foundation
+import GRDB
+
+/// The run store: one SQLite database `<root>/strata.sqlite` plus one directory per run.
+///
+/// Rows (runs, metrics, evaluations, probes, comparisons) make many runs listable and comparable;
+/// directories hold what is too big for rows (spec copies, checkpoints, samples). Access goes through
+/// one serial `DatabaseQueue`, which is all a single training process needs and is safe to share
+/// between tasks; a busy timeout lets `strata runs` read while a training process writes.
+public final class RunStore: Sendable {
+    /// Directory holding the database and the run directories.
+    public let root: URL
+    /// Path of the SQLite database file.
+    public let databaseURL: URL
+    private let queue: DatabaseQueue
+
+    /// Environment variable that overrides the default root `./runs`.
+    public static let rootEnvironmentKey = "STRATA_RUNS"
+
+    /// The root used when none is passed: `$STRATA_RUNS` if set and non-empty, else `./runs`.
+    public static func defaultRoot(environment: [String: String] = ProcessInfo.processInfo.environment) -> URL {
+        if let path = environment[rootEnvironmentKey], !path.isEmpty {
+            return URL(fileURLWithPath: path, isDirectory: true)
+        }
+        return URL(fileURLWithPath: "runs", isDirectory: true)
+    }
+
+    /// Opens (creating if needed) the store at `root`, or at `defaultRoot()` when nil, and migrates it.
+    public init(root: URL? = nil) throws {
+        let root = (root ?? RunStore.defaultRoot()).standardizedFileURL
+        do {
+            try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        } catch {
+            throw RunStoreError.fileSystem(path: root.path, message: "cannot create the runs directory: \(error)")
+        }
+        self.root = root
+        self.databaseURL = root.appendingPathComponent("strata.sqlite")
+        var configuration = Configuration()
+        configuration.foreignKeysEnabled = true
+        configuration.busyMode = .timeout(10)
+        configuration.label = "strata.runs"
+        do {
+            queue = try DatabaseQueue(path: databaseURL.path, configuration: configuration)
+            try RunStoreSchema.migrator.migrate(queue)
+        } catch {
+            throw RunStoreError.fileSystem(path: databaseURL.path, message: "cannot open the run store: \(error)")
+        }
+    }
+
+    // MARK: Runs
+
+    /// Creates a `running` run row and its directory `<root>/<id>/checkpoints/`.
+    public func createRun(
+        name: String, kind: RunKind, specJSON: String, configJSON: String,
+        parameterCount: Int, seed: UInt64, threads: Int
+    ) throws -> RunRecord {
+        let now = Date()
+        var generator = SystemRandomNumberGenerator()
+        return try queue.write { db in
+            // Four hex digits keep ids short; collisions need the same minute and name, so retry.
+            var id = RunID.make(name: name, date: now, using: &generator)
+            while try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM runs WHERE id = ?)", arguments: [id]) == true {
+                id = RunID.make(name: name, date: now, using: &generator)
+            }
+            let directory = root.appendingPathComponent(id, isDirectory: true)
+            try db.execute(sql: """
+                INSERT INTO runs (id, name, kind, spec_json, config_json, created_at, updated_at, status,
+                                  directory, parameter_count, seed, threads, summary_json)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)
+                """, arguments: [id, name, kind.rawValue, specJSON, configJSON, now, now,
+                                 RunStatus.running.rawValue, id, parameterCount, Int64(bitPattern: seed), threads])
+            // Inside the transaction: if the directory cannot be made, the row is rolled back too.
+            let checkpoints = directory.appendingPathComponent("checkpoints", isDirectory: true)
+            do {
+                try FileManager.default.createDirectory(at: checkpoints, withIntermediateDirectories: true)
+            } catch {
+                throw RunStoreError.fileSystem(path: checkpoints.path, message: "cannot create the run directory: \(error)")
+            }
+            return RunRecord(
+                id: id, name: name, kind: kind, specJSON: specJSON, configJSON: configJSON, createdAt: now,
+                updatedAt: now, status: .running, directory: directory, parameterCount: parameterCount,
+                seed: seed, threads: threads, summaryJSON: nil)
+        }
+    }
+
+    /// Sets a run's final status and summary (any `Encodable`, stored as sorted-key JSON).
+    public func finish(runID: String, status: RunStatus, summary: (any Encodable)? = nil) throws {
+        var summaryJSON: String?
+        if let summary {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            encoder.nonConformingFloatEncodingStrategy = .convertToString(
+                positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+            summaryJSON = String(decoding: try encoder.encode(summary), as: UTF8.self)
+        }
+        try queue.write { db in
+            try db.execute(
+                sql: "UPDATE runs SET status = ?, summary_json = COALESCE(?, summary_json), updated_at = ? WHERE id = ?",
+                arguments: [status.rawValue, summaryJSON, Date(), runID])
+            if db.changesCount == 0 { throw unknownRun(runID, db) }
+        }
+    }
+
+    /// The most recent runs first (by creation time), optionally of one kind and/or status, at most
+    /// `limit` of them (nil: all).
+    public func runs(limit: Int? = nil, kind: RunKind? = nil, status: RunStatus? = nil) throws -> [RunRecord] {
+        try queue.read { db in
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT * FROM runs WHERE (?1 IS NULL OR kind = ?1) AND (?2 IS NULL OR status = ?2)
+                ORDER BY created_at DESC, rowid DESC LIMIT ?3
+                """, arguments: [kind?.rawValue, status?.rawValue, limit ?? -1])
+            return try rows.map { try RunRecord(row: $0, root: root) }
+        }
+    }
+
+    /// The run whose id is `id` or uniquely starts with it; throws listing candidates otherwise.
+    public func run(id: String) throws -> RunRecord {
+        try queue.read { db in
+            // An empty prefix would match every run; refuse it rather than pick one.
+            if id.isEmpty { throw unknownRun(id, db) }
+            if let row = try Row.fetchOne(db, sql: "SELECT * FROM runs WHERE id = ?", arguments: [id]) {
+                return try RunRecord(row: row, root: root)
+            }
+            // substr() instead of LIKE: ids may contain '_' or '%', which LIKE treats as wildcards.
+            let rows = try Row.fetchAll(
+                db, sql: "SELECT * FROM runs WHERE substr(id, 1, ?) = ? ORDER BY created_at DESC, rowid DESC LIMIT 21",
+                arguments: [id.utf8.count, id])
+            switch rows.count {
+            case 0: throw unknownRun(id, db)
+            case 1: return try RunRecord(row: rows[0], root: root)
+            default:
+                var candidates = rows.prefix(20).map { $0["id"] as String }
+                if rows.count > 20 { candidates.append("…") }
+                throw RunStoreError.ambiguousRun(prefix: id, candidates: candidates)
+            }
+        }
+    }
+
+    /// Deletes a run's rows (all tables, one transaction) and its directory.
+    ///
+    /// The directory is first renamed aside inside the transaction, so a failure at any point leaves
+    /// either the whole run or nothing visible; the renamed copy is deleted after the commit.
+    public func remove(runID: String) throws {
+        let fileManager = FileManager.default
+        let trash = root.appendingPathComponent(".removing-\(runID)", isDirectory: true)
+        let movedAside: Bool = try queue.write { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM runs WHERE id = ?", arguments: [runID]) else {
+                throw unknownRun(runID, db)
+            }
+            let record = try RunRecord(row: row, root: root)
+            try db.execute(sql: "DELETE FROM runs WHERE id = ?", arguments: [runID])
+            guard fileManager.fileExists(atPath: record.directory.path) else { return false }
+            do {
+                if fileManager.fileExists(atPath: trash.path) { try fileManager.removeItem(at: trash) }
+                try fileManager.moveItem(at: record.directory, to: trash)
+            } catch {
+                throw RunStoreError.fileSystem(path: record.directory.path, message: "cannot remove the run directory: \(error)")
+            }
+            return true
+        }
+        if movedAside {
+            do { try fileManager.removeItem(at: trash) } catch {
+                throw RunStoreError.fileSystem(path: trash.path, message: "run rows removed but its directory was not: \(error)")
+            }
+        }
+    }
+
+    // MARK: Helpers shared with RunStore+Rows
+
+    /// Runs a write transaction and turns a foreign-key failure into "unknown run" naming `runID`.
+    func write(runID: String, _ body: (Database) throws -> Void) throws {
+        try queue.write { db in
+            guard try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM runs WHERE id = ?)", arguments: [runID]) == true
+            else { throw unknownRun(runID, db) }
+            try body(db)
+            try db.execute(sql: "UPDATE runs SET updated_at = ? WHERE id = ?", arguments: [Date(), runID])
+        }
+    }
+
+    /// Runs a read-only transaction.
+    func read<T>(_ body: (Database) throws -> T) throws -> T {
+        try queue.read(body)
+    }
+
+    /// The "unknown run" error, listing the most recent ids so the user can pick one.
+    func unknownRun(_ prefix: String, _ db: Database) -> RunStoreError {
+        let recent = (try? String.fetchAll(db, sql: "SELECT id FROM runs ORDER BY created_at DESC, rowid DESC LIMIT 5")) ?? []
+        return .unknownRun(prefix: prefix, database: databaseURL.path, recent: recent)
+    }
+}
