@@ -1,4 +1,5 @@
 import Foundation
+import StrataModels
 import StrataTrain
 
 /// Everything the HTML report shows about one run, as plain values (no store needed to render).
@@ -64,7 +65,7 @@ public struct ReportRun: Sendable {
 
     /// A one-line digest of a spec: its scalar fields (nested objects as dotted keys), sorted, shortened.
     public static func summarize(specJSON: String, limit: Int = 160) -> String {
-        guard case .object(let object)? = JSONValue.parse(specJSON) else {
+        guard case .object(let object)? = (try? JSONValue.parse(Data(specJSON.utf8))) else {
             return Markup.truncate(specJSON, limit)
         }
         var parts: [String] = []

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import StrataModels
 
 /// What produced a run: a training job, a comparison grouping other runs, or a synthetic-task job.
 public enum RunKind: String, Sendable, CaseIterable, Codable {
@@ -51,7 +52,7 @@ public struct RunRecord: Sendable, Equatable {
 
     /// Numeric top-level fields of the summary (e.g. `tokens_per_s`), ignoring everything else.
     public var summaryNumbers: [String: Double] {
-        guard let text = summaryJSON, case .object(let object)? = JSONValue.parse(text) else { return [:] }
+        guard let text = summaryJSON, case .object(let object)? = (try? JSONValue.parse(Data(text.utf8))) else { return [:] }
         var numbers: [String: Double] = [:]
         for (key, value) in object {
             if case .number(let number) = value { numbers[key] = number }
