@@ -40,6 +40,16 @@ public enum JSONValue: Equatable, Sendable {
         }
     }
 
+    /// A scalar as display text (integers without a fraction); nil for null, arrays and objects.
+    public var scalarText: String? {
+        switch self {
+        case .bool(let b): return b ? "true" : "false"
+        case .number(let n): return n.isFinite && n == n.rounded() && abs(n) < 1e15 ? String(Int64(n)) : "\(n)"
+        case .string(let s): return s
+        case .null, .array, .object: return nil
+        }
+    }
+
     /// The object's members, if this is an object.
     public var objectValue: [String: JSONValue]? { if case .object(let o) = self { return o } else { return nil } }
     /// The string, if this is a string.
