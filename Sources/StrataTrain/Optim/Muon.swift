@@ -155,8 +155,16 @@ public final class Muon: Optimizer {
         for (key, t) in state {
             if key.hasPrefix("adamw.") { adam[String(key.dropFirst(6))] = t } else { own[key] = t }
         }
-        try checkOptimizerState(own, expected: expected, optimizer: "Muon")
-        try adamW.loadState(adam)
+        var problems: [String] = []
+        do { try checkOptimizerState(own, expected: expected, optimizer: "Muon") } catch let e as OptimizerStateError {
+            problems += e.problems
+        }
+        do { try adamW.loadState(adam) } catch let e as StateDictError {
+            // Report the AdamW group's keys as they appear in `state()`.
+            problems += e.missing.map { "missing key adamw.\($0)" } + e.unexpected.map { "unexpected key adamw.\($0)" }
+                + e.shapeMismatches.map { "adamw.\($0.0): expected shape \($0.1), found \($0.2)" }
+        }
+        if !problems.isEmpty { throw OptimizerStateError(optimizer: "Muon", problems: problems) }
         step = Int(own["step"]!.scalars[0])
         momenta = matrixIndices.map { own["momentum.\($0)"]!.copy() }
     }

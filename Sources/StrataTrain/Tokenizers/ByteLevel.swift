@@ -1,10 +1,10 @@
 /// GPT-2's byte-level pieces (Radford et al. 2019, as in Hugging Face `ByteLevel`): the byte ↔ printable
 /// character table used to spell tokens in `tokenizer.json`, and the pre-tokenizer that splits text into
 /// words before BPE so merges never cross a word/space/punctuation/digit boundary.
-enum ByteLevel {
+package enum ByteLevel {
     /// byte → character. Printable Latin-1 bytes ('!'...'~', '¡'...'¬', '®'...'ÿ') map to themselves;
     /// the other 68 bytes map, in byte order, to U+0100, U+0101, … so every token is printable.
-    static let byteToChar: [Character] = {
+    package static let byteToChar: [Character] = {
         var table = [Character](repeating: " ", count: 256)
         var next: UInt32 = 256
         for b in 0..<256 {
@@ -16,21 +16,21 @@ enum ByteLevel {
     }()
 
     /// character → byte (inverse of `byteToChar`).
-    static let charToByte: [Character: UInt8] = {
+    package static let charToByte: [Character: UInt8] = {
         var map: [Character: UInt8] = [:]
         for (b, c) in byteToChar.enumerated() { map[c] = UInt8(b) }
         return map
     }()
 
     /// The table spelling of raw bytes.
-    static func spell(_ bytes: some Sequence<UInt8>) -> String {
+    package static func spell(_ bytes: some Sequence<UInt8>) -> String {
         var s = ""
         for b in bytes { s.append(byteToChar[Int(b)]) }
         return s
     }
 
     /// Raw bytes of a table spelling, or nil if a character is not in the table.
-    static func unspell(_ s: String) -> [UInt8]? {
+    package static func unspell(_ s: String) -> [UInt8]? {
         var out: [UInt8] = []
         out.reserveCapacity(s.unicodeScalars.count)
         for c in s {
@@ -71,7 +71,7 @@ enum ByteLevel {
     /// Splits valid UTF-8 `bytes` like GPT-2's pattern
     /// `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`
     /// (first matching alternative wins), calling `body` with each piece's byte range in order.
-    static func preTokenize(_ bytes: UnsafeBufferPointer<UInt8>, _ body: (Range<Int>) -> Void) {
+    package static func preTokenize(_ bytes: UnsafeBufferPointer<UInt8>, _ body: (Range<Int>) -> Void) {
         let n = bytes.count
         var i = 0
         // Classes are decoded once per scalar position and reused.
