@@ -135,7 +135,7 @@ final class DataTests: XCTestCase {
     func testEvaluationBatchesAreSequentialAndCapped() throws {
         let (_, validation) = try positions(10_000).split(validationFraction: 0.25, blockSize: 1000)
         // Validation: blocks 3 and 7 → 2000 tokens; windows of 100 need 101 tokens: 19 windows.
-        let all = EvaluationBatches(split: validation, batchSize: 4, context: 100)
+        let all = try EvaluationBatches(split: validation, batchSize: 4, context: 100)
         XCTAssertEqual(all.windowCount, 19)
         XCTAssertEqual(all.count, 5)
         XCTAssertEqual(all.targetTokenCount, 1900)
@@ -147,9 +147,12 @@ final class DataTests: XCTestCase {
         XCTAssertEqual(targets, Array(stream[1..<1901]))
         XCTAssertEqual(Array(all), batches, "deterministic")
 
-        let capped = EvaluationBatches(split: validation, batchSize: 4, context: 100, maxBatches: 2)
+        let capped = try EvaluationBatches(split: validation, batchSize: 4, context: 100, maxBatches: 2)
         XCTAssertEqual(capped.count, 2)
         XCTAssertEqual(Array(capped), Array(batches.prefix(2)))
+        XCTAssertThrowsError(try EvaluationBatches(split: validation, batchSize: 4, context: 2000)) { error in
+            XCTAssertTrue("\(error)".contains("2001"), "\(error)")
+        }
     }
 
     func testBitsPerByte() throws {
@@ -159,13 +162,13 @@ final class DataTests: XCTestCase {
         let text = try kjvPrefix(lines: 200)
         let bytes = TokenDataset(tokens: ByteTokenizer().encode(text), vocabSize: 256)
         let (_, validation) = try bytes.split(validationFraction: 0.5, blockSize: 512)
-        let eval = EvaluationBatches(split: validation, batchSize: 2, context: 64)
+        let eval = try EvaluationBatches(split: validation, batchSize: 2, context: 64)
         XCTAssertEqual(eval.targetByteCount(using: ByteTokenizer()), eval.targetTokenCount)
 
         let bpe = BPETokenizer.train(text: text, vocabSize: 400)
         let tokens = TokenDataset(tokens: bpe.encode(text), vocabSize: bpe.vocabSize)
         let (_, v2) = try tokens.split(validationFraction: 0.5, blockSize: 256)
-        let e2 = EvaluationBatches(split: v2, batchSize: 2, context: 64)
+        let e2 = try EvaluationBatches(split: v2, batchSize: 2, context: 64)
         XCTAssertGreaterThan(e2.targetByteCount(using: bpe), 2 * e2.targetTokenCount)
     }
 }

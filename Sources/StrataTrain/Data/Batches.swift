@@ -54,7 +54,7 @@ public struct BatchSampler: Sendable {
     /// A sampler of `batchSize` windows of `context` + 1 tokens; throws if no segment holds one window.
     public init(split: TokenSplit, batchSize: Int, context: Int, seed: UInt64) throws {
         guard batchSize > 0, context > 0 else {
-            throw DataSplitError(message: "batch size \(batchSize) and context \(context) must be positive")
+            throw DatasetError(message: "batch size \(batchSize) and context \(context) must be positive")
         }
         self.split = split
         self.batchSize = batchSize
@@ -66,7 +66,7 @@ public struct BatchSampler: Sendable {
             position += segment.count
         }
         guard total > 0 else {
-            throw DataSplitError(message: "no training segment holds a window of \(context + 1) tokens (longest "
+            throw DatasetError(message: "no training segment holds a window of \(context + 1) tokens (longest "
                                  + "\(split.segments.map(\.count).max() ?? 0)); use a shorter context or a larger block size")
         }
         self.usable = usable
@@ -110,10 +110,15 @@ public struct EvaluationBatches: Sequence, Sendable {
     /// Windows evaluated (after the `maxBatches` cap).
     public let windowCount: Int
 
-    /// The first `maxBatches` batches (all when nil) of windows over `split`.
-    public init(split: TokenSplit, batchSize: Int, context: Int, maxBatches: Int? = nil) {
+    /// The first `maxBatches` batches (all when nil) of windows over `split`; throws if the sizes are not
+    /// positive or the split holds no window.
+    public init(split: TokenSplit, batchSize: Int, context: Int, maxBatches: Int? = nil) throws {
         guard batchSize > 0, context > 0 else {
-            shapeError("EvaluationBatches", "batch size \(batchSize) and context \(context) must be positive")
+            throw DatasetError(message: "evaluation batch size \(batchSize) and context \(context) must be positive")
+        }
+        guard split.count > context else {
+            throw DatasetError(message: "the validation side has \(split.count) tokens, fewer than one window of "
+                               + "\(context + 1); use a shorter context or a larger validation fraction")
         }
         self.split = split
         self.batchSize = batchSize

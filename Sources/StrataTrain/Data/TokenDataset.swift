@@ -87,31 +87,35 @@ public struct TokenDataset: Sendable {
     /// whole corpus. Deterministic. Throws if either side would be empty.
     public func split(validationFraction: Double = 0.05, blockSize: Int = 4096) throws -> (train: TokenSplit, validation: TokenSplit) {
         guard validationFraction > 0 && validationFraction < 1 else {
-            throw DataSplitError(message: "validation fraction \(validationFraction) must be in (0, 1)")
+            throw DatasetError(message: "validation fraction \(validationFraction) must be in (0, 1)")
         }
-        guard blockSize > 0 else { throw DataSplitError(message: "block size \(blockSize) must be positive") }
+        guard blockSize > 0 else { throw DatasetError(message: "block size \(blockSize) must be positive") }
         let k = max(2, Int((1 / validationFraction).rounded()))
         let blocks = (count + blockSize - 1) / blockSize
         var train: [Range<Int>] = [], validation: [Range<Int>] = []
         for b in 0..<blocks {
             let range = (b * blockSize)..<min(count, (b + 1) * blockSize)
-            if b % k == k - 1 { validation.append(range) } else if let last = train.last, last.upperBound == range.lowerBound {
-                train[train.count - 1] = last.lowerBound..<range.upperBound  // adjacent training blocks form one segment
-            } else { train.append(range) }
+            if b % k == k - 1 {
+                validation.append(range)
+            } else if let last = train.last, last.upperBound == range.lowerBound {
+                train[train.count - 1] = last.lowerBound..<range.upperBound  // adjacent training blocks: one segment
+            } else {
+                train.append(range)
+            }
         }
         guard !validation.isEmpty, !train.isEmpty else {
-            throw DataSplitError(message: "\(count) tokens make \(blocks) block(s) of \(blockSize); validation takes every "
+            throw DatasetError(message: "\(count) tokens make \(blocks) block(s) of \(blockSize); validation takes every "
                                  + "\(k)th block, so one side is empty: use a block size below \(max(1, count / k))")
         }
         return (TokenSplit(dataset: self, segments: train), TokenSplit(dataset: self, segments: validation))
     }
 }
 
-/// A train/validation split that cannot be made: says why and what would be valid.
-public struct DataSplitError: Error, CustomStringConvertible, Equatable {
+/// A split, sampler or evaluation set that cannot be made from the data: says why and what would be valid.
+public struct DatasetError: Error, CustomStringConvertible, Equatable {
     /// What is wrong.
     public var message: String
-    public var description: String { "data split: \(message)" }
+    public var description: String { "data: \(message)" }
 }
 
 /// One side of a split: disjoint, ordered segments (token ranges) of a dataset.

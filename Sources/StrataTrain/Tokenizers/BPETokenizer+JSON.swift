@@ -17,9 +17,10 @@ extension BPETokenizer {
     /// byte alphabet → id, in id order) and `merges` ("left right", in rank order), ByteLevel
     /// pre-tokenizer and decoder.
     public func save(to url: URL) throws {
+        // Added tokens are listed only under "added_tokens" (their content is not byte-alphabet spelled).
+        let addedIds = Set(addedTokens.values)
         var vocab: [String] = []
-        for (id, bytes) in tokenBytes.enumerated() where !bytes.isEmpty || addedTokenIds.contains(Int32(id)) {
-            if let name = addedTokenNames[Int32(id)] { vocab.append("    \(jsonString(name)): \(id)"); continue }
+        for (id, bytes) in tokenBytes.enumerated() where !bytes.isEmpty && !addedIds.contains(Int32(id)) {
             vocab.append("    \(jsonString(ByteLevel.spell(bytes))): \(id)")
         }
         let mergeLines = merges.map {
@@ -64,11 +65,6 @@ extension BPETokenizer {
         } catch {
             throw TokenizerFileError(file: url.path, key: "", message: "cannot write: \(error.localizedDescription)")
         }
-    }
-
-    private var addedTokenIds: Set<Int32> { Set(addedTokens.values) }
-    private var addedTokenNames: [Int32: String] {
-        Dictionary(addedTokens.map { ($0.value, $0.key) }, uniquingKeysWith: { a, _ in a })
     }
 
     /// Reads a Hugging Face `tokenizer.json` whose model is byte-level BPE (the form `save` writes; also

@@ -12,19 +12,9 @@ extension BPETokenizer {
         var tokenBytes: [[UInt8]] = (0..<256).map { [UInt8($0)] }
         var idOfBytes: [[UInt8]: Int32] = [:]
         for (i, b) in tokenBytes.enumerated() { idOfBytes[b] = Int32(i) }
-        let byteIds = (0..<256).map { Int32($0) }
         let target = max(vocabSize, 256)
         var merges: [Merge] = []
-
-        // Word frequencies, in a fixed order (sorted bytes) so nothing depends on hash order.
-        var counts: [[UInt8]: Int] = [:]
-        let bytes = Array(text.utf8)
-        bytes.withUnsafeBufferPointer { buf in
-            ByteLevel.preTokenize(buf) { counts[Array(buf[$0]), default: 0] += 1 }
-        }
-        let sortedWords = counts.sorted { $0.key.lexicographicallyPrecedes($1.key) }
-        var words: [[Int32]] = sortedWords.map { $0.key.map { Int32($0) } }
-        let freqs: [Int] = sortedWords.map(\.value)
+        var (words, freqs) = countWords(text)
 
         var pairCounts: [UInt64: Int] = [:]
         var occurrences: [UInt64: [Int32]] = [:]  // pair → words that contained it (may be stale)
@@ -38,41 +28,27 @@ extension BPETokenizer {
         var heap = PairHeap()
         for (key, count) in pairCounts { heap.push(count, key) }
 
-        let total = target - 256
         var lastVisit = [Int](repeating: -1, count: words.count)
         while tokenBytes.count < target, let (count, key) = heap.pop() {
             guard pairCounts[key] == count, count > 0 else { continue }  // stale heap entry
             let left = Int32(truncatingIfNeeded: key >> 32), right = Int32(truncatingIfNeeded: key & 0xFFFF_FFFF)
             let newBytes = tokenBytes[Int(left)] + tokenBytes[Int(right)]
-            let result: Int32
-            if let existing = idOfBytes[newBytes] {
-                result = existing
-            } else {
-                result = Int32(tokenBytes.count)
-                tokenBytes.append(newBytes)
-                idOfBytes[newBytes] = result
-            }
+            let result = idOfBytes[newBytes] ?? Int32(tokenBytes.count)
+            if result == Int32(tokenBytes.count) { tokenBytes.append(newBytes); idOfBytes[newBytes] = result }
             merges.append(Merge(left: left, right: right, result: result))
 
+            // Re-count pairs only in the words that held (left, right): remove their old pairs, add the new.
             var delta: [UInt64: Int] = [:]
             for w32 in occurrences.removeValue(forKey: key) ?? [] {
                 let w = Int(w32)
                 guard lastVisit[w] != merges.count else { continue }
                 lastVisit[w] = merges.count
-                let old = words[w]
-                var merged: [Int32] = []
-                merged.reserveCapacity(old.count)
-                var i = 0
-                while i < old.count {
-                    if i + 1 < old.count, old[i] == left, old[i + 1] == right { merged.append(result); i += 2 }
-                    else { merged.append(old[i]); i += 1 }
-                }
+                let old = words[w], merged = replacingPair(old, left, right, with: result)
                 guard merged.count != old.count else { continue }
-                let f = freqs[w]
-                for i in 0..<(old.count - 1) { delta[pairKey(old[i], old[i + 1]), default: 0] -= f }
+                for i in 0..<(old.count - 1) { delta[pairKey(old[i], old[i + 1]), default: 0] -= freqs[w] }
                 for i in 0..<max(merged.count - 1, 0) {
                     let k = pairKey(merged[i], merged[i + 1])
-                    delta[k, default: 0] += f
+                    delta[k, default: 0] += freqs[w]
                     if merged[i] == result || merged[i + 1] == result, occurrences[k]?.last != w32 {
                         occurrences[k, default: []].append(w32)
                     }
@@ -84,10 +60,34 @@ extension BPETokenizer {
                 let c = pairCounts[k, default: 0] + d
                 if c > 0 { pairCounts[k] = c; heap.push(c, k) } else { pairCounts[k] = nil }
             }
-            progress?(tokenBytes.count - 256, total)
+            progress?(tokenBytes.count - 256, target - 256)
         }
-        return BPETokenizer(tokenBytes: tokenBytes, byteIds: byteIds, merges: merges)
+        return BPETokenizer(tokenBytes: tokenBytes, byteIds: (0..<256).map { Int32($0) }, merges: merges)
     }
+
+    /// Distinct pre-tokens of `text` as byte ids with their counts, sorted by bytes so that nothing
+    /// downstream depends on hash order.
+    private static func countWords(_ text: String) -> (words: [[Int32]], freqs: [Int]) {
+        var counts: [[UInt8]: Int] = [:]
+        let bytes = Array(text.utf8)
+        bytes.withUnsafeBufferPointer { buf in
+            ByteLevel.preTokenize(buf) { counts[Array(buf[$0]), default: 0] += 1 }
+        }
+        let sorted = counts.sorted { $0.key.lexicographicallyPrecedes($1.key) }
+        return (sorted.map { $0.key.map { Int32($0) } }, sorted.map(\.value))
+    }
+}
+
+/// `word` with every non-overlapping (left, right), scanned left to right, replaced by `result`.
+func replacingPair(_ word: [Int32], _ left: Int32, _ right: Int32, with result: Int32) -> [Int32] {
+    var out: [Int32] = []
+    out.reserveCapacity(word.count)
+    var i = 0
+    while i < word.count {
+        if i + 1 < word.count, word[i] == left, word[i + 1] == right { out.append(result); i += 2 }
+        else { out.append(word[i]); i += 1 }
+    }
+    return out
 }
 
 /// Max-heap of (count, pair key): larger count first, then smaller key (deterministic ties).

@@ -5,6 +5,9 @@ public struct BPETokenizer: Tokenizer {
     /// One learned merge: `left` and `right` adjacent become `result`; earlier merges apply first.
     public struct Merge: Equatable, Sendable {
         public var left: Int32, right: Int32, result: Int32
+
+        /// The merge of `left` then `right` into `result`.
+        public init(left: Int32, right: Int32, result: Int32) { self.left = left; self.right = right; self.result = result }
     }
 
     /// id → the raw bytes it stands for (empty for unused ids).
@@ -68,17 +71,8 @@ public struct BPETokenizer: Tokenizer {
                 if let m = mergeTable[key], best == nil || m.rank < best!.rank { best = m; bestKey = key }
             }
             guard let merge = best else { break }
-            var merged: [Int32] = []
-            merged.reserveCapacity(symbols.count)
-            var i = 0
-            while i < symbols.count {
-                if i + 1 < symbols.count, pairKey(symbols[i], symbols[i + 1]) == bestKey {
-                    merged.append(merge.result); i += 2
-                } else {
-                    merged.append(symbols[i]); i += 1
-                }
-            }
-            symbols = merged
+            symbols = replacingPair(symbols, Int32(truncatingIfNeeded: bestKey >> 32),
+                                    Int32(truncatingIfNeeded: bestKey & 0xFFFF_FFFF), with: merge.result)
         }
         return symbols
     }

@@ -74,16 +74,11 @@ package enum ByteLevel {
     package static func preTokenize(_ bytes: UnsafeBufferPointer<UInt8>, _ body: (Range<Int>) -> Void) {
         let n = bytes.count
         var i = 0
-        // Classes are decoded once per scalar position and reused.
         func kind(at j: Int) -> (Kind, Int) { scalar(bytes, j) }
+        /// End of the run of scalars of class `k` starting at `j`.
         func run(from j: Int, while k: Kind) -> Int {
             var e = j
             while e < n { let (kk, l) = kind(at: e); if kk != k { break }; e += l }
-            return e
-        }
-        func runOther(from j: Int) -> Int {
-            var e = j
-            while e < n { let (kk, l) = kind(at: e); if kk != .other { break }; e += l }
             return e
         }
         while i < n {
@@ -101,10 +96,8 @@ package enum ByteLevel {
             if bytes[j] == 0x20, j + 1 < n, kind(at: j + 1).0 != .space { j += 1 }
             let (k, _) = kind(at: j)
             switch k {
-            case .letter, .number:
+            case .letter, .number, .other:
                 let e = run(from: j, while: k); body(start..<e); i = e
-            case .other:
-                let e = runOther(from: j); body(start..<e); i = e
             case .space:
                 // `\s+(?!\S)`: the whitespace run, minus its last scalar when more text follows, so a
                 // final space can join the next word; a lone whitespace scalar falls to `\s+`.
