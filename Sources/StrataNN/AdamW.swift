@@ -30,6 +30,13 @@ public final class AdamW {
     private var firstMoments: [Tensor]
     private var secondMoments: [Tensor]
 
+    /// Learning rate of the next update (what a schedule sets each step).
+    public var learningRate: Float {
+        get { options.learningRate }
+        set { options.learningRate = newValue }
+    }
+
+    /// Optimizer over `parameters` (in this order; state keys use the index) with zeroed moments.
     public init(parameters: [Parameter], options: Options = Options()) {
         self.parameters = parameters
         self.options = options
@@ -56,6 +63,40 @@ public final class AdamW {
                 }
             }
             p.zeroGrad()
+        }
+    }
+}
+
+extension AdamW {
+    /// The state a checkpoint needs: `step` (a scalar; exact up to 2^24) and, per parameter index i,
+    /// `exp_avg.i` and `exp_avg_sq.i` (copies, so later updates do not change them).
+    public func state() -> [(String, Tensor)] {
+        var out: [(String, Tensor)] = [("step", Tensor(scalar: Float(step)))]
+        for i in parameters.indices {
+            out.append(("exp_avg.\(i)", firstMoments[i].copy()))
+            out.append(("exp_avg_sq.\(i)", secondMoments[i].copy()))
+        }
+        return out
+    }
+
+    /// Restores `state()` output; every key must be present with the right shape, nothing else may be.
+    public func loadState(_ state: [String: Tensor]) throws {
+        var error = StateDictError()
+        var expected: [String: [Int]] = ["step": []]
+        for (i, p) in parameters.enumerated() {
+            expected["exp_avg.\(i)"] = p.shape
+            expected["exp_avg_sq.\(i)"] = p.shape
+        }
+        for (key, shape) in expected.sorted(by: { $0.key < $1.key }) {
+            guard let t = state[key] else { error.missing.append(key); continue }
+            if t.shape != shape && !(key == "step" && t.count == 1) { error.shapeMismatches.append((key, shape, t.shape)) }
+        }
+        error.unexpected = state.keys.filter { expected[$0] == nil }.sorted()
+        guard error.missing.isEmpty, error.unexpected.isEmpty, error.shapeMismatches.isEmpty else { throw error }
+        step = Int(state["step"]!.item)
+        for i in parameters.indices {
+            firstMoments[i] = state["exp_avg.\(i)"]!.copy()
+            secondMoments[i] = state["exp_avg_sq.\(i)"]!.copy()
         }
     }
 }
