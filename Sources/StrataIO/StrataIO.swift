@@ -1,1 +1,2 @@
-// StrataIO: see README's module tour.
+// StrataIO: checkpoint and model-file formats. SafeTensors*.swift hold the safetensors reader
+// (memory-mapped, validated at open), the atomic writer, and Module save/load helpers.
