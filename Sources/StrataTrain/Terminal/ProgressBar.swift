@@ -80,6 +80,16 @@ public final class ProgressBar {
         lastEmitStep = step
     }
 
+    /// Prints a message on its own line above the bar (the bar is redrawn below it on a terminal).
+    public func note(_ message: String) {
+        guard !finished else { output(message + "\n"); return }
+        if interactive {
+            output("\r\u{1B}[K" + message + "\n" + line(now: clock()) + "\u{1B}[K")
+        } else {
+            output(message + "\n")
+        }
+    }
+
     /// Shows the final state with the total time and ends the line; later updates are ignored.
     public func finish() {
         guard !finished else { return }
