@@ -13,8 +13,11 @@ import StrataNN
 /// learnable γ over the stored coordinates, like RMSNorm.
 public final class CRMSNormLayer: Module, Component, NormLayer {
     public struct Options: ComponentOptions {
+        /// ε inside the root (the source LayerNorm's ε in a converted model).
         public var eps: Float
+        /// Learnable gain γ; converted models fold γ into the next linear layer instead.
         public var affine: Bool
+        /// Reads the options.
         public init(_ r: inout OptionReader) {
             eps = r.float("eps", default: 1e-5, "added to the mean square of the reconstructed vector", in: 0...1)
             affine = r.bool("affine", default: true, "learnable gain γ over the stored coordinates")
@@ -26,18 +29,22 @@ public final class CRMSNormLayer: Module, Component, NormLayer {
 
     /// Gain γ [C], if `affine`.
     public let weight: Parameter?
+    /// ε added to the mean square.
     public let eps: Float
 
+    /// Builds the norm over a stored width C = `context.dim` (the implicit full width is C + 1).
     public init(options: Options, context: BuildContext, rng: inout RNG) {
         weight = options.affine ? Parameter(.ones([context.dim]), role: .norm) : nil
         eps = options.eps
         super.init()
     }
 
+    /// C gains when `affine`, else none.
     public static func parameterCount(options: Options, context: BuildContext) -> Int {
         options.affine ? context.dim : 0
     }
 
+    /// Normalizes the stored coordinates of each token.
     public func normalize(_ x: Tensor, site: NormSite, scratch: BlockScratch) -> Tensor {
         Self.crmsNorm(x, weight: weight?.value, eps: eps)
     }
