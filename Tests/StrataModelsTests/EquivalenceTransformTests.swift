@@ -95,6 +95,22 @@ final class EquivalenceTransformTests: XCTestCase {
         XCTAssertEqual(converted.head?.weight.value.scalars, model.tokenEmbedding.weight.value.scalars)
     }
 
+    func testConvertedCRMSModelDecodesStepByStepLikeTheFullForward() throws {
+        let model = try preLNModel(normBias: true, linearBias: false, tied: true, seed: 7)
+        let converted = try PreLNEquivalence.convert(model, to: .crmsNorm)
+        let ids: [Int32] = [3, 14, 15, 9, 26, 5, 35, 8]
+        let full = withNoGrad { model.logits(ids, batch: 1, length: 8) }.scalars
+        let state = converted.makeDecodeState(batch: 1)
+        var stepped: [Float] = []
+        for (start, count) in [(0, 3), (3, 1), (4, 4)] {
+            stepped += withNoGrad {
+                converted.logits(Array(ids[start..<start + count]), batch: 1, length: count, state: state)
+            }.scalars
+        }
+        let scale = full.map(abs).max()!
+        for (a, b) in zip(full, stepped) { XCTAssertEqual(a, b, accuracy: 1e-5 * scale) }
+    }
+
     // MARK: - crms_norm
 
     func testCRMSNormEqualsRMSNormOfTheReconstructedVector() {
