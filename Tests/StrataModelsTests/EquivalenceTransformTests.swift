@@ -10,12 +10,14 @@ final class EquivalenceTransformTests: XCTestCase {
     /// A 4-layer Pre-LN decoder, d = 64, with every parameter randomized (γ ≠ 1, β ≠ 0, uncentered embeddings and
     /// writers) so that the mean the transform removes is large.
     private func preLNModel(normBias: Bool, linearBias: Bool, tied: Bool, positional: String = "learned_abs_pe",
-                            layout: BlockLayout = .sequential, seed: UInt64) throws -> TransformerModel {
+                            layout: BlockLayout = .sequential, kvHeads: Int? = nil,
+                            seed: UInt64) throws -> TransformerModel {
         var spec = ModelSpec()
         spec.vocabSize = 64; spec.contextLength = 32; spec.dim = 64; spec.layers = 4; spec.heads = 4
         spec.positional = ComponentSpec(positional)
         spec.block.norm = ComponentSpec("layer_norm", ["bias": .bool(normBias)])
         spec.block.tokenMixer = ComponentSpec("softmax_attention", ["bias": .bool(linearBias)])
+        if let kvHeads { spec.block.tokenMixer.options["kv_heads"] = .number(Double(kvHeads)) }
         spec.block.channelMixer = ComponentSpec("mlp", ["activation": .string("gelu"), "bias": .bool(linearBias)])
         spec.block.layout = layout
         spec.tieEmbeddings = tied
@@ -59,11 +61,13 @@ final class EquivalenceTransformTests: XCTestCase {
         try assertEquivalent(preLNModel(normBias: true, linearBias: false, tied: false, seed: 3), "norm bias only, untied")
     }
 
-    func testPositionFreeAndParallelModelsConvert() throws {
+    func testPositionFreeParallelMacaronAndGQAModelsConvert() throws {
         let model = try preLNModel(normBias: true, linearBias: false, tied: true, positional: "nope", layout: .parallel,
                                    seed: 4)
         try assertEquivalent(model, "nope, parallel_block")
         XCTAssertEqual(try PreLNEquivalence.convert(model, to: .crmsNorm).spec.positional.id, "nope")
+        try assertEquivalent(preLNModel(normBias: true, linearBias: true, tied: false, layout: .macaron, kvHeads: 2, seed: 8),
+                             "macaron, kv_heads 2")
     }
 
     func testConversionStaysExactAfterTraining() throws {
