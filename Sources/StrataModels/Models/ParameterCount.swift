@@ -11,7 +11,7 @@ extension ModelSpec {
         if let n = effectiveEmbeddingNorm { total += count(Catalog.norms, n, ctx) }
         if let n = effectiveFinalNorm { total += count(Catalog.norms, n, ctx) }
         switch model {
-        case .decoder: if !tieEmbeddings { total += vocabSize * dim }
+        case .decoder: if !tieEmbeddings { total += vocabSize * dim + (headBias ? vocabSize : 0) }
         case .encoder: if encoder.task != "none" { total += (dim + 1) * encoder.outputs }
         }
         for layer in 0..<layers {

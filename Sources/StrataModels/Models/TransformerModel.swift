@@ -47,7 +47,8 @@ public final class TransformerModel: Module {
         switch spec.model {
         case .decoder:
             head = spec.tieEmbeddings ? nil
-                : Linear(spec.dim, spec.vocabSize, bias: false, rng: &rng, weightInit: .normal(std: spec.initStd))
+                : Linear(spec.dim, spec.vocabSize, bias: spec.headBias, rng: &rng, weightInit: .normal(std: spec.initStd),
+                         biasInit: .zeros)
         case .encoder:
             head = spec.encoder.task == "none" ? nil
                 : Linear(spec.dim, spec.encoder.outputs, bias: true, rng: &rng, weightInit: .normal(std: spec.initStd),

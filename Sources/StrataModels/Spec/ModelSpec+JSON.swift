@@ -39,6 +39,7 @@ extension ModelSpec: Codable {
             spec.finalNorm = ComponentSpec.read(v, path: "final_norm", issues: &issues)
         }
         spec.tieEmbeddings = r.bool("tie_embeddings", default: d.tieEmbeddings, "share the token embedding with the output head")
+        spec.headBias = r.bool("head_bias", default: d.headBias, "bias on the untied decoder head (needs tie_embeddings false)")
         spec.initStd = r.float("init_std", default: d.initStd, "std of normal weight init", in: 0...10)
         spec.dropout = r.float("dropout", default: d.dropout, "dropout on embeddings and sublayer outputs", in: 0...0.99)
         spec.zLoss = r.float("z_loss", default: d.zLoss, "coefficient of the logit z-loss c·(log Z)²", in: 0...1)
@@ -136,6 +137,7 @@ extension ModelSpec: Codable {
             "init_std": .number(Double(initStd)), "dropout": .number(Double(dropout)), "z_loss": .number(Double(zLoss)),
         ]
         if let headDim { o["head_dim"] = .number(Double(headDim)) }
+        if headBias { o["head_bias"] = .bool(true) }   // written only when set, so existing specs keep their JSON
         if let embeddingNorm { o["embedding_norm"] = embeddingNorm.json }
         if let finalNorm { o["final_norm"] = finalNorm.json }
         if !overrides.isEmpty {

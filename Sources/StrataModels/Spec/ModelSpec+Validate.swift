@@ -6,6 +6,9 @@ extension ModelSpec {
         if headDim == nil, dim % heads != 0 {
             issues.append(SpecIssue(path: "heads", message: "dim \(dim) is not divisible by heads \(heads); set head_dim or change heads"))
         }
+        if headBias, model == .decoder, tieEmbeddings {
+            issues.append(SpecIssue(path: "head_bias", message: "a bias needs an untied head; set tie_embeddings false or head_bias false"))
+        }
         _ = Catalog.positional.resolve(positional, path: "positional", issues: &issues)
         if let n = embeddingNorm { _ = Catalog.norms.resolve(n, path: "embedding_norm", issues: &issues) }
         if let n = finalNorm { _ = Catalog.norms.resolve(n, path: "final_norm", issues: &issues) }

@@ -100,6 +100,8 @@ public struct ModelSpec: Equatable, Sendable {
     /// Norm before the head; nil means the block norm, except under `post` (none).
     public var finalNorm: ComponentSpec?
     public var tieEmbeddings: Bool = true
+    /// A bias on the untied decoder head (needed to fold a final LayerNorm's β exactly, see `PreLNEquivalence`).
+    public var headBias: Bool = false
     public var initStd: Float = 0.02
     public var dropout: Float = 0
     /// Coefficient c of the logit z-loss c·(log Z)² (catalog `z_loss`); 0 disables it.

@@ -4,5 +4,6 @@ extension Catalog {
         RegistryEntry(LayerNormLayer.self),
         RegistryEntry(RMSNormLayer.self),
         RegistryEntry(IdentityNorm.self),
+        RegistryEntry(CRMSNormLayer.self),
     ])
 }
