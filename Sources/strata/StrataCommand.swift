@@ -8,5 +8,5 @@ struct StrataCommand: ParsableCommand {
         commandName: "strata",
         abstract: "Build, train, compare and compress transformer variants on the CPU.",
         version: StrataVersion.current,
-        subcommands: [BenchCommand.self])
+        subcommands: [TrainCommand.self, BenchCommand.self])
 }
