@@ -14,7 +14,7 @@ import Darwin
 /// is printed instead each time another 5% of the steps is done or 10 s have passed, whichever is first.
 public final class ProgressBar {
     /// Step count at which the work is done.
-    public let total: Int
+    public var total: Int
     /// Text before the bar.
     public let label: String
     /// Number of cells in the bar.

@@ -52,6 +52,10 @@ public final class Trainer {
     var plannedSteps: Int?
     var tokensSeen = 0
     var elapsedBefore = 0.0
+    /// Mean training loss of every step taken by this process, in order (for tests and reports).
+    public private(set) var lossHistory: [Double] = []
+    /// Stop as if interrupted once this step is reached (tests of exact resume).
+    package var stopAtStep: Int?
 
     /// A new run of `spec` under `config`; `store` nil trains without saving anything.
     public init(spec: ModelSpec, config: TrainConfig, store: RunStore?, threads: Int) throws {
@@ -187,7 +191,7 @@ public final class Trainer {
         }
         do {
             while plannedSteps.map({ step < $0 }) ?? true {
-                if Interrupt.isRequested { status = .interrupted; break }
+                if Interrupt.isRequested || stopAtStep.map({ step >= $0 }) == true { status = .interrupted; break }
                 let lr = config.learningRate * config.schedule.multiplier(step: step, totalSteps: plannedSteps ?? 1_000_000)
                 optimizer.learningRate = config.optimizer == "muon" ? config.muonLearningRate * lr / config.learningRate : lr
                 var stepLoss = 0.0
@@ -205,7 +209,16 @@ public final class Trainer {
                 step += 1
                 tokensSeen += tokensPerStep
                 lossSum += stepLoss; lossCount += 1; intervalTokens += tokensPerStep
-                if plannedSteps == nil, step >= 3, let budget = config.timeBudget { plannedSteps = plan(budget: budget, elapsed: elapsed()) }
+                lossHistory.append(stepLoss)
+                if let budget = config.timeBudget, config.steps == nil {
+                    // Plan from the speed after a few steps, then refine twice while still warming up (the cosine
+                    // phase depends on the total, so the plan is frozen before the warmup ends).
+                    if step == 3 { planStart = (step, elapsed()) }
+                    if step == 3 || ((step == 20 || step == 60) && step < warmupSteps) {
+                        plannedSteps = plan(budget: budget, elapsed: elapsed())
+                        progress?.total = plannedSteps!
+                    }
+                }
                 if progress == nil, let total = plannedSteps {
                     progress = quiet ? nil : ProgressBar(total: total, label: "train", initialStep: step - 1)
                 }
@@ -249,9 +262,20 @@ public final class Trainer {
         return outcome
     }
 
-    /// Steps that fit the budget, counting evaluations (a forward is about a third of a training step).
+    private var planStart: (step: Int, elapsed: Double) = (0, 0)
+
+    private var warmupSteps: Int {
+        switch config.schedule {
+        case .cosine(let w, _), .wsd(let w, _, _): w
+        case .constant: 0
+        }
+    }
+
+    /// Steps that fit the budget, counting evaluations (a forward is about a third of a training step). The
+    /// speed is measured from step 3 on, so one-time start-up costs do not shrink the plan.
     private func plan(budget: Double, elapsed: Double) -> Int {
-        let perStep = elapsed / Double(step)
+        let measured = step - planStart.step
+        let perStep = measured > 0 ? (elapsed - planStart.elapsed) / Double(measured) : elapsed / Double(step)
         let perEval = perStep * Double(config.evalBatches) / Double(3 * config.accumulation)
         let remaining = budget - elapsed - perEval
         let evalShare = perEval / Double(config.evalEvery)
