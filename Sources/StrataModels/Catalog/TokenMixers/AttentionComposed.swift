@@ -43,7 +43,7 @@ public func attentionVisibility(queries t: Int, keys s: Int, causal: Bool, windo
 /// The band |s − i| < w of a sliding window as an additive mask [T, S] (0 inside, −1e30 outside) for the fused
 /// kernel, whose own `causal` flag then removes s > i (leaving i − w < s ≤ i). A large finite value rather than −∞
 /// keeps a tile that is wholly outside the band from producing NaN in an online softmax.
-func windowBandMask(queries t: Int, keys s: Int, window: Int) -> Tensor {
+package func windowBandMask(queries t: Int, keys s: Int, window: Int) -> Tensor {
     attentionVisibility(queries: t, keys: s, causal: false, window: window)!.map { $0 == 0 ? -1e30 : 0 }
 }
 
