@@ -5,8 +5,8 @@ import StrataNN
 /// ALiBi (catalog `alibi`; Press et al., 2022, "Train Short, Test Long"): adds −m_h·(i − j) to the logit of query i
 /// and key j ≤ i (keys j > i are masked by causality and get 0 here); in bidirectional models −m_h·|i − j|.
 /// Slopes are geometric, m_h = 2^(−8h/H) for h = 1…H when H is a power of two; otherwise, as in the paper's code,
-/// the slopes of the nearest lower power of two n followed by every other slope of 2n (the odd-indexed
-/// 2^(−8(2j+1)/(2n))), H − n of them. No parameters.
+/// the slopes of the nearest lower power of two n followed by every other slope of 2n, starting with the first
+/// (2^(−8h/(2n)) for h = 1, 3, 5, …), H − n of them. No parameters.
 public final class ALiBiPositions: Module, Component, PositionalScheme {
     public typealias Options = NoOptions
     public static let info = ComponentInfo(

@@ -19,7 +19,8 @@ public enum AttentionNormalizer: Sendable, Equatable {
 public enum SigmoidBias: Sendable, Equatable {
     /// The same b for every row (−log n, or 0).
     case constant(Float)
-    /// b = −log(visible keys of the row): row sums ≈ 1 at zero logits under a causal mask too (not the paper's default).
+    /// b = −log(visible, unpadded keys of the row): row sums ≈ 1 at zero logits under a causal mask too (not the
+    /// paper's default).
     case logVisible
 }
 
@@ -71,7 +72,13 @@ public func composedAttention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor?, vi
     func biased(_ z: Tensor) -> Tensor { mask.map { z + $0 } ?? z }
     func softmaxWeights(_ z: Tensor) -> Tensor { (hidden.map { z.maskedFill($0, -.infinity) } ?? z).softmax(axis: -1) }
     func zeroHidden(_ a: Tensor) -> Tensor { hidden.map { a.maskedFill($0, 0) } ?? a }
-    func visibleCount() -> Tensor { visible?.sum(axis: -1, keepDims: true) ?? Tensor(scalar: Float(s)) }   // [T, 1]
+    // Keys a row really attends to: visible, and not dropped by an additive mask (padding is −1e9 or −∞; a
+    // positional bias stays far above −1e8). [.., T, 1]
+    func visibleCount() -> Tensor {
+        let structural = visible ?? Tensor.ones([t, s])
+        let kept = mask.map { structural * $0.map { $0 <= -1e8 ? 0 : 1 } } ?? structural
+        return kept.sum(axis: -1, keepDims: true)
+    }
 
     let a: Tensor
     switch normalizer {
