@@ -170,6 +170,33 @@ final class AttentionVariantTests: XCTestCase {
         }
     }
 
+    func testMixingMatrixStructureAndEntropyProbe() {
+        let ctx = AttnKit.context()
+        var rng = RNG(seed: 18)
+        let x = rng.normal([1, 6, 8])
+        let pos = AttnKit.positional("alibi", context: ctx)
+        for (id, options) in Self.variants {
+            let m = AttnKit.mixer(id, options, context: ctx) as! AttentionMixer
+            m.train(false)
+            let a = m.mixingMatrix(x, context: MixerContext(positional: pos))
+            XCTAssertEqual(a.shape, [1, 2, 6, 6])
+            let w = a.scalars
+            let visible = attentionVisibility(queries: 6, keys: 6, causal: true, window: m.window)!.scalars
+            for (i, value) in w.enumerated() where visible[i % 36] == 0 { XCTAssertEqual(value, 0, "\(id): invisible key has weight") }
+            if m.normalizer == .softmax || m.normalizer == .topK(3) {
+                for s in a.sum(axis: -1).scalars { XCTAssertEqual(s, 1, accuracy: 1e-5, id) }
+            }
+            // The entropy probe (fused kernel for softmax, materialized weights otherwise) agrees with the matrix.
+            let probes = ProbeRecorder()
+            _ = m.forward(x, context: MixerContext(positional: pos, probes: probes), cache: nil)
+            var expected = 0.0
+            for row in 0..<12 {
+                for j in 0..<6 { let p = Double(w[row * 6 + j]); if p > 0 { expected -= p * log(p) } }
+            }
+            XCTAssertEqual(probes.value(layer: 0, name: "attention_entropy") ?? .nan, expected / 12, accuracy: 1e-4, "\(id) \(options)")
+        }
+    }
+
     func testFusedSoftmaxEqualsComposedTwin() {
         var rng = RNG(seed: 7)
         let q = rng.normal([2, 4, 5, 3]), k = rng.normal([2, 2, 6, 3]), v = rng.normal([2, 2, 6, 3])

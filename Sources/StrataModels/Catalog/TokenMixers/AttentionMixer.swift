@@ -69,6 +69,33 @@ public class AttentionMixer: Module {
         return n
     }
 
+    /// q [B, H, T, D] and k, v [B, K, S, D] for x [B, T, C] at `offset`: projected, QK-normed, rotated, and (with
+    /// a cache) appended to the cached keys and values.
+    func attentionInputs(_ x: Tensor, offset: Int, positional: any PositionalScheme, cache: KVCache?) -> (Tensor, Tensor, Tensor) {
+        let (b, t) = (x.shape[0], x.shape[1])
+        let projected = qkvReparam.map { $0.apply(qkv, x) } ?? qkv(x)
+        let parts = projected.reshaped([b, t, heads + 2 * kvHeads, headDim]).split(axis: 2, sizes: [heads, kvHeads, kvHeads])
+        var q = parts[0].permuted([0, 2, 1, 3])                   // [B, H, T, D]
+        var k = parts[1].permuted([0, 2, 1, 3])                   // [B, K, T, D]
+        var v = parts[2].permuted([0, 2, 1, 3])                   // [B, K, T, D]
+        if let qNorm, let kNorm { q = qNorm(q); k = kNorm(k) }
+        q = positional.rotate(q, offset: offset)
+        k = positional.rotate(k, offset: offset)
+        if let cache { (k, v) = cache.append(k, v) }
+        return (q, k, v)
+    }
+
+    /// The mixing matrix: attention weights A [B, H, T, T] this mixer applies to x [B, T, C] over the full sequence
+    /// (materialized through `composedAttention`, also for softmax); the output is out(gate(A·V)).
+    public func mixingMatrix(_ x: Tensor, context: MixerContext) -> Tensor {
+        let (q, k, v) = attentionInputs(x, offset: context.offset, positional: context.positional, cache: nil)
+        let t = x.shape[1]
+        let mask = attentionMask(context: context, heads: heads, queries: t, keys: t)
+        let visible = attentionVisibility(queries: t, keys: t, causal: causal, window: window)
+        return composedAttention(q: q, k: k, v: v, mask: mask, visible: visible, normalizer: normalizer,
+                                 scale: 1 / Float(headDim).squareRoot()).weights
+    }
+
     /// x [B, T, C] → [B, T, C]; with a `KVCache`, x continues the cached sequence and the cache grows.
     public func forward(_ x: Tensor, context: MixerContext, cache: MixerCache?) -> Tensor {
         let (b, t) = (x.shape[0], x.shape[1])
@@ -76,15 +103,7 @@ public class AttentionMixer: Module {
             shapeError(id, "expects a KVCache from its own makeCache, got \(type(of: cache))")
         }
         let offset = cache?.length ?? context.offset
-        let projected = qkvReparam.map { $0.apply(qkv, x) } ?? qkv(x)
-        let parts = projected.reshaped([b, t, heads + 2 * kvHeads, headDim]).split(axis: 2, sizes: [heads, kvHeads, kvHeads])
-        var q = parts[0].permuted([0, 2, 1, 3])                   // [B, H, T, D]
-        var k = parts[1].permuted([0, 2, 1, 3])                   // [B, K, T, D]
-        var v = parts[2].permuted([0, 2, 1, 3])                   // [B, K, T, D]
-        if let qNorm, let kNorm { q = qNorm(q); k = kNorm(k) }
-        q = context.positional.rotate(q, offset: offset)
-        k = context.positional.rotate(k, offset: offset)
-        if let cache = cache as? KVCache { (k, v) = cache.append(k, v) }
+        let (q, k, v) = attentionInputs(x, offset: offset, positional: context.positional, cache: cache as? KVCache)
         let s = k.shape[2]
         let mask = attentionMask(context: context, heads: heads, queries: t, keys: s)
         let scale = 1 / Float(headDim).squareRoot()
