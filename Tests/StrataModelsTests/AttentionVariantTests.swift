@@ -416,6 +416,30 @@ final class AttentionVariantTests: XCTestCase {
         XCTAssertTrue(text.contains("valid: none, rms, layer, l2"), text)
     }
 
+    func testPresetsBuildAndDifferFromTheBaselineInOneComponent() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let baseline = ModelSpec.read(.object([
+            "vocab_size": .number(256), "context_length": .number(256), "dim": .number(128), "layers": .number(4),
+            "heads": .number(4), "positional": .string("learned_abs_pe"),
+            "block": .object(["placement": .string("pre"), "norm": .string("layer_norm"), "token_mixer": .string("softmax_attention"),
+                              "channel_mixer": .string("mlp"), "residual": .string("add")]),
+        ])).0
+        let ids = ["sliding_window_attention", "sigmoid_attention", "clipped_softmax", "gated_attention", "power_softmax",
+                   "topk_attention", "gqa", "qk_norm", "sigma_reparam", "rope", "alibi", "sinusoidal", "nope"]
+        for id in ids {
+            let url = root.appendingPathComponent("configs/catalog/\(id).json")
+            let spec = try ModelSpec.parse(Data(contentsOf: url))
+            XCTAssertEqual(spec.name, id)
+            var other = spec
+            other.name = baseline.name
+            let changed = [other.positional != baseline.positional, other.block.tokenMixer != baseline.block.tokenMixer]
+            XCTAssertEqual(changed.filter { $0 }.count, 1, id)
+            other.positional = baseline.positional
+            other.block.tokenMixer = baseline.block.tokenMixer
+            XCTAssertEqual(other, baseline, id)
+        }
+    }
+
     func testZLossZeroIsPlainCrossEntropyAndItsGradientMatchesFiniteDifferences() throws {
         var spec = ModelSpec()
         spec.dim = 8; spec.heads = 2; spec.layers = 1; spec.contextLength = 6; spec.vocabSize = 11
