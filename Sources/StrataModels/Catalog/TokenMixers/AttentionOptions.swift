@@ -34,9 +34,9 @@ public struct AttentionOptions: Sendable, Equatable {
         sigmaReparam = r.bool("sigma_reparam", default: false,
                               "σReparam Ŵ = γ/σ_max(W)·W on the q, k, v and output projections (one power-iteration step per training forward)")
         if let w = defaultWindow {
-            window = r.int("window", default: w, "sliding window w: query t sees keys t−w < s ≤ t; the KV cache keeps w entries", in: 1...1 << 30)
+            window = r.int("window", default: w, "sliding window w: query t sees keys t−w < s ≤ t (encoders: |s−t| < w); the KV cache keeps w entries", in: 1...1 << 30)
         } else {
-            window = r.optionalInt("window", "sliding window w: query t sees keys t−w < s ≤ t (default: none); the KV cache keeps w entries",
+            window = r.optionalInt("window", "sliding window w: query t sees keys t−w < s ≤ t (encoders: |s−t| < w; default: none); the KV cache keeps w entries",
                                    in: 1...1 << 30)
         }
         bias = r.bool("bias", default: false, "biases on the q/k/v and output projections")
