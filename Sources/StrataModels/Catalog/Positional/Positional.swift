@@ -3,5 +3,8 @@ extension Catalog {
     public static let positional = Registry<any PositionalScheme>(.positional, [
         RegistryEntry(LearnedAbsolutePositions.self),
         RegistryEntry(NoPositions.self),
+        RegistryEntry(RotaryPositions.self),
+        RegistryEntry(ALiBiPositions.self),
+        RegistryEntry(SinusoidalPositions.self),
     ])
 }
