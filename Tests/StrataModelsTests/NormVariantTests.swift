@@ -309,6 +309,9 @@ final class NormVariantTests: XCTestCase {
         for kvHeads in [2, 1] {
             let attention = VariantFixtures.build(SoftmaxAttention.self, ["kv_heads": .number(Double(kvHeads))],
                                                   context: ctx, seed: 20)
+            // Large attention weights make the estimate comparable to v, so its gradient is well above noise.
+            attention.qkv.weight.assign(attention.qkv.weight.value * 3)
+            attention.out.weight.assign(attention.out.weight.value * 4)
             let first = VariantFixtures.build(BoundedHyperbolicTanh.self, ["lambda_init": .number(2.5)])
             let second = VariantFixtures.build(BoundedHyperbolicTanh.self, ["lambda_init": .number(4)])
             let (x, h) = (input(seed: 21), input(seed: 22, scale: 1.5))
@@ -343,6 +346,16 @@ final class NormVariantTests: XCTestCase {
                     XCTAssertEqual(Double(ys[row * c + j]), Foundation.tanh(z), accuracy: 1e-5)
                 }
             }
+            // v̂ is differentiable in the attention weights and in λ₁ (the second norm reads them only through it).
+            var check = VariantGradCheck()
+            check.maxProbes = 40
+            check.floor = 1e-2
+            let weights = [("qkv", attention.qkv.weight), ("out", attention.out.weight), ("lambda1", first.lambda!)]
+            check.check("bhyt v̂", parameters: weights + second.namedParameters(), inputs: [x, h]) {
+                let s = BlockScratch(tokenMixer: attention, offset: offset)
+                _ = first.normalize($0[0], site: .mixerInput, scratch: s)
+                return second.normalize($0[1], site: .channelInput, scratch: s)
+            }
         }
     }
 
@@ -373,9 +386,11 @@ final class NormVariantTests: XCTestCase {
     }
 
     func testBHyTModelGradientsAndCachedDecoding() throws {
-        // The estimate's gradient reaches the attention weights and λ through v̂.
-        try VariantFixtures.checkModel(VariantFixtures.spec(norm: "bhyt"),
-                                       gradientFilter: { $0.hasPrefix("blocks.1.") && !$0.contains("channel.") })
+        // The estimate's gradient reaches the attention weights and λ through v̂. Large weights and κ = λ make
+        // the attention term comparable to v, so a wrong key count or a detached c_attn would show.
+        var spec = VariantFixtures.spec(norm: ComponentSpec("bhyt", ["kappa": .number(2)]))
+        spec.initStd = 0.5
+        try VariantFixtures.checkModel(spec, gradientFilter: { $0.hasPrefix("blocks.1.") && !$0.contains("channel.") })
         try VariantFixtures.checkModel(VariantFixtures.spec(norm: ComponentSpec("bhyt", ["learnable_lambda": .bool(false)]),
                                                             layout: .macaron), gradientFilter: { $0.hasPrefix("blocks.0.") })
     }
