@@ -117,6 +117,19 @@ final class ChannelMixerTests: XCTestCase {
     func testTopKKeepsTheKLargestActivationsAndRoutesGradientOnlyThroughThem() {
         let mask = TopKFFN.topKMask(Tensor([3, 1, 4, 1, 5, 9, 0, 0, 5, 0, 0, 0], shape: [2, 6]), k: 2).scalars
         XCTAssertEqual(mask, [0, 0, 0, 0, 1, 1, 1, 0, 1, 0, 0, 0])   // row 2: 5, then the lowest-index 0 (tie)
+        // Against a sort-based reference, on rows with many ties (ReLU zeros, repeated values).
+        var rng = RNG(seed: 38)
+        let noisy = (rng.normal([40, 37]) * 2).map { ($0.rounded() / 2) }.relu()
+        for k in [1, 2, 5, 19, 36] {
+            let fast = TopKFFN.topKMask(noisy, k: k).scalars, v = noisy.scalars
+            for row in 0..<40 {
+                let order = (0..<37).sorted { a, b in
+                    v[row * 37 + a] != v[row * 37 + b] ? v[row * 37 + a] > v[row * 37 + b] : a < b
+                }
+                let keep = Set(order.prefix(k))
+                for j in 0..<37 { XCTAssertEqual(fast[row * 37 + j], keep.contains(j) ? 1 : 0, "k \(k) row \(row)") }
+            }
+        }
         let m = VariantFixtures.build(TopKFFN.self, ["k": .number(3), "hidden": .number(16)], seed: 6)
         let x = input(seed: 36)
         let h = x.matmul(m.up.weight.value, transposeB: true).relu()

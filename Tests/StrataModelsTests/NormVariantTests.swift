@@ -408,3 +408,63 @@ final class NormVariantTests: XCTestCase {
                                        gradientFilter: { $0.hasPrefix("blocks.0.mixerSite") })
     }
 }
+
+/// The presets of this helper's ids: each is the baseline with one component changed, and builds.
+final class VariantPresetTests: XCTestCase {
+    func testPresetsDifferFromTheBaselineInOneComponentAndBuild() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let slots: [(String, [String])] = [
+            ("norm", ["dyt", "bhyt", "seed_norm", "ss_rms_norm", "batch_norm", "layer_norm_scaling"]),
+            ("channel_mixer", ["swiglu", "glu", "poly_relu", "poly_norm", "hourglass_ffn", "topk_ffn"]),
+            ("residual", ["layer_scale", "gtrxl_gate"]),
+        ]
+        for (slot, ids) in slots {
+            for id in ids {
+                let file = root.appendingPathComponent("configs/catalog/\(id).json")
+                let spec = try ModelSpec.parse(Data(contentsOf: file), file: file.path)
+                var baseline = ModelSpec()
+                baseline.name = id; baseline.vocabSize = 256; baseline.contextLength = 256; baseline.dim = 128
+                baseline.layers = 4; baseline.heads = 4
+                switch slot {
+                case "norm": baseline.block.norm = ComponentSpec(id)
+                case "channel_mixer": baseline.block.channelMixer = ComponentSpec(id)
+                default: baseline.block.residual = ComponentSpec(id)
+                }
+                XCTAssertEqual(spec, baseline, id)
+                XCTAssertEqual(try TransformerModel(spec: spec).parameterCount, spec.expectedParameterCount, id)
+            }
+        }
+    }
+
+    /// Every variant's tiny model fits a fixed batch: 40 AdamW steps lower the loss by a clear margin.
+    func testEveryVariantLearnsAFixedBatch() throws {
+        let variants: [(String, (inout ModelSpec) -> Void)] = [
+            ("dyt", { $0.block.norm = "dyt" }), ("bhyt", { $0.block.norm = "bhyt" }),
+            ("seed_norm", { $0.block.norm = "seed_norm" }), ("ss_rms_norm", { $0.block.norm = "ss_rms_norm" }),
+            ("batch_norm", { $0.block.norm = "batch_norm" }), ("layer_norm_scaling", { $0.block.norm = "layer_norm_scaling" }),
+            ("swiglu", { $0.block.channelMixer = "swiglu" }), ("glu", { $0.block.channelMixer = "glu" }),
+            ("poly_relu", { $0.block.channelMixer = "poly_relu" }), ("poly_norm", { $0.block.channelMixer = "poly_norm" }),
+            ("hourglass_ffn", { $0.block.channelMixer = "hourglass_ffn" }), ("topk_ffn", { $0.block.channelMixer = "topk_ffn" }),
+            ("layer_scale", { $0.block.residual = ComponentSpec("layer_scale", ["init": .number(0.1)]) }),
+            ("gtrxl_gate", { $0.block.residual = "gtrxl_gate" }),
+        ]
+        let input = VariantFixtures.ids(16, seed: 9), target = VariantFixtures.ids(16, seed: 10)
+        for (name, change) in variants {
+            var spec = VariantFixtures.spec()
+            spec.dim = 16; spec.initStd = 0.02
+            change(&spec)
+            let model = try TransformerModel(spec: spec, seed: 4)
+            let opt = AdamW(parameters: model.parameters(), options: .init(learningRate: 1e-2, weightDecay: 0))
+            var first: Float = 0, last: Float = 0
+            for step in 0..<40 {
+                let loss = model.loss(inputs: input, targets: target, batch: 2, length: 8)
+                if step == 0 { first = loss.item }
+                last = loss.item
+                loss.backward()
+                opt.update()
+            }
+            XCTAssertLessThan(last, first - 1, "\(name): loss \(first) → \(last)")
+        }
+    }
+}

@@ -52,21 +52,41 @@ public final class TopKFFN: Module, Component, ChannelMixer {
     }
 
     /// A constant 0/1 mask of h's shape marking the k largest entries of each row of the last axis (ties go
-    /// to the lower index).
+    /// to the lower index). Per row: the k-th largest value τ by quickselect (O(F)), then every entry > τ and
+    /// the first entries equal to τ until k are kept.
     public static func topKMask(_ h: Tensor, k: Int) -> Tensor {
         let f = h.shape[h.rank - 1], rows = h.count / max(f, 1)
         let values = h.detached().scalars
         var mask = [Float](repeating: 0, count: values.count)
-        var order = [Int](repeating: 0, count: f)
+        guard k < f else { return Tensor(repeating: 1, shape: h.shape) }
+        var scratch = [Float](repeating: 0, count: f)
         for row in 0..<rows {
             let base = row * f
-            for j in 0..<f { order[j] = j }
-            order.sort { a, b in
-                let (va, vb) = (values[base + a], values[base + b])
-                return va != vb ? va > vb : a < b
-            }
-            for j in order.prefix(k) { mask[base + j] = 1 }
+            for j in 0..<f { scratch[j] = values[base + j] }
+            let tau = kthLargest(&scratch, k)
+            var above = 0
+            for j in 0..<f where values[base + j] > tau { mask[base + j] = 1; above += 1 }
+            var ties = k - above
+            for j in 0..<f where ties > 0 && values[base + j] == tau { mask[base + j] = 1; ties -= 1 }
         }
         return Tensor(mask, shape: h.shape)
+    }
+
+    /// The k-th largest element of `a` (1-based k ≤ a.count), by Hoare-style quickselect with a middle pivot;
+    /// reorders `a`.
+    static func kthLargest(_ a: inout [Float], _ k: Int) -> Float {
+        var (lo, hi) = (0, a.count - 1)
+        let target = k - 1                                              // index in descending order
+        while lo < hi {
+            let pivot = a[(lo + hi) / 2]
+            var (i, j) = (lo, hi)
+            while i <= j {
+                while a[i] > pivot { i += 1 }
+                while a[j] < pivot { j -= 1 }
+                if i <= j { a.swapAt(i, j); i += 1; j -= 1 }
+            }
+            if target <= j { hi = j } else if target >= i { lo = i } else { return a[target] }
+        }
+        return a[target]
     }
 }
