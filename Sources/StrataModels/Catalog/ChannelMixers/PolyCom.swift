@@ -7,12 +7,10 @@ public struct PolyFFNOptions: ComponentOptions {
     public var hidden: Int?
     public var hiddenMultiple: Float
     public var bias: Bool
-    public var eps: Float
     public init(_ r: inout OptionReader) {
         hidden = r.optionalInt("hidden", "hidden width F (overrides hidden_mult)", in: 1...1 << 20)
         hiddenMultiple = r.float("hidden_mult", default: 4, "hidden width as a multiple of the model width", in: 0.01...64)
         bias = r.bool("bias", default: false, "biases on both layers")
-        eps = r.float("eps", default: 1e-6, "added to the mean square of each normalized power (poly_norm)", in: 0...1)
     }
     /// The hidden width for model width `dim`.
     public func width(_ dim: Int) -> Int { hidden ?? max(1, Int((Float(dim) * hiddenMultiple).rounded())) }
@@ -20,8 +18,8 @@ public struct PolyFFNOptions: ComponentOptions {
 
 /// The two-matrix MLP W₂·φ(W₁x + b₁) + b₂ around a PolyCom activation φ of order 3 with learnable
 /// coefficients a₀…a₃ (shared by all hidden units of the layer). Initialization a₀ = 0, a₁ = a₂ = a₃ = 1/3
-/// follows the authors' reference code (catalog: verify; the search tool found no copy, so this rests on
-/// the paper's description of the released PolyNorm/PolyReLU modules).
+/// (catalog: verify) is the authors' released PolyNorm/PolyReLU modules as recalled (three weights of 1/3 and
+/// a zero bias); no copy could be found to confirm it, so it is stated here rather than taken as checked.
 public final class PolyMLP: Module {
     /// W₁: C → F.
     public let up: Linear
