@@ -89,8 +89,14 @@ public final class BlockScratch {
     public var tensors: [String: Tensor] = [:]
     /// The block's token mixer, for norms whose statistics depend on its weights.
     public weak var tokenMixer: Module?
+    /// Absolute position of the block input's first token (the cache length when decoding), for norms whose
+    /// estimates depend on how many keys a position sees (`bhyt`).
+    public var offset: Int
 
-    public init(tokenMixer: Module? = nil) { self.tokenMixer = tokenMixer }
+    public init(tokenMixer: Module? = nil, offset: Int = 0) {
+        self.tokenMixer = tokenMixer
+        self.offset = offset
+    }
 }
 
 /// A normalization over the last (channel) axis: x [..., C] → [..., C].

@@ -96,7 +96,7 @@ public final class Block: Module {
 
     /// x [B, T, C] → [B, T, C]; `cache` is this block's mixer cache when decoding.
     public func forward(_ x: Tensor, context: MixerContext, cache: MixerCache?) -> Tensor {
-        let scratch = BlockScratch(tokenMixer: mixer)
+        let scratch = BlockScratch(tokenMixer: mixer, offset: cache?.length ?? context.offset)
         func drop(_ y: Tensor) -> Tensor { dropout.map { $0(y) } ?? y }
         func channelOut(_ site: Sublayer, _ f: any ChannelMixer, _ h: Tensor, scale: Float) -> Tensor {
             var y = f.forward(site.input(h, scratch), context: context)

@@ -4,6 +4,12 @@ extension Catalog {
         RegistryEntry(LayerNormLayer.self),
         RegistryEntry(RMSNormLayer.self),
         RegistryEntry(IdentityNorm.self),
+        RegistryEntry(BatchNormLayer.self),
+        RegistryEntry(DynamicTanh.self),
+        RegistryEntry(SingleScaleRMSNorm.self),
+        RegistryEntry(SeeDNormLayer.self),
+        RegistryEntry(BoundedHyperbolicTanh.self),
+        RegistryEntry(LayerNormScaling.self),
         RegistryEntry(CRMSNormLayer.self),
     ])
 }
