@@ -43,8 +43,21 @@ func littleEndianBytes<T: FixedWidthInteger>(_ values: [T]) -> [UInt8] {
     values.flatMap { v in withUnsafeBytes(of: v.littleEndian) { Array($0) } }
 }
 
-/// Writes `bytes` to `url`, replacing it.
-func writeBytes(_ bytes: [UInt8], to url: URL) throws { try Data(bytes).write(to: url) }
+/// Writes `bytes` to `url`, replacing its contents in place. Plain POSIX calls: Foundation's
+/// `Data.write` costs milliseconds per file here, which the fuzz test's thousands of files cannot afford.
+func writeBytes(_ bytes: [UInt8], to url: URL) throws {
+    let fd = open(url.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    guard fd >= 0 else { throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: url.path]) }
+    defer { close(fd) }
+    try bytes.withUnsafeBytes { buffer in
+        var done = 0
+        while done < buffer.count {
+            let n = write(fd, buffer.baseAddress! + done, buffer.count - done)
+            guard n > 0 else { throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: url.path]) }
+            done += n
+        }
+    }
+}
 
 /// Opens `url` expecting a SafeTensorsError; returns it (failing the test for success or another error).
 func expectSafeTensorsError(_ url: URL, file: StaticString = #filePath, line: UInt = #line) -> SafeTensorsError? {
