@@ -60,6 +60,14 @@ final class SafeTensorsWriteSafetyTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: url.path), ["inside"])
     }
 
+    func testLongFileNameStillGetsATemporaryName() throws {
+        let scratch = try ScratchDirectory()
+        let name = "x" + String(repeating: "é", count: 120) + ".st"  // 244 bytes; byte 120 splits an é
+        try SafeTensorsWriter.write([("a", Tensor([1, 2]))], to: scratch.file(name))
+        XCTAssertEqual(try SafeTensorsFile(url: scratch.file(name)).tensor("a").scalars, [1, 2])
+        XCTAssertEqual(try scratch.listing(), [name])
+    }
+
     func testMissingDirectoryThrowsNamingTheFile() throws {
         let scratch = try ScratchDirectory()
         let url = scratch.file("no/such/dir/x.safetensors")
