@@ -146,7 +146,7 @@ package struct SafeTensorsHeader {
             }
             let (times10, o1) = n.multipliedReportingOverflow(by: 10)
             let (sum, o2) = times10.addingReportingOverflow(Int(byte - UInt8(ascii: "0")))
-            if o1 || o2 { return .failure(IntegerProblem("\(text) is too large (limit \(Int.max))")) }
+            if o1 || o2 { return .failure(IntegerProblem("is too large (\(text) > \(Int.max))")) }
             n = sum
         }
         return .success(n)

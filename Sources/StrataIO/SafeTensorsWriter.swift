@@ -91,9 +91,10 @@ public enum SafeTensorsWriter {
         let header = try encodedHeader(entries, metadata: metadata, path: path)
         let directory = url.deletingLastPathComponent().path
         // A random suffix keeps concurrent writers to one destination from sharing a temporary file; it
-        // affects no data, so it need not come from a seeded RNG.
-        let temporary = directory + "/." + url.lastPathComponent + ".tmp-\(getpid())-"
-            + String(UInt64.random(in: 0...UInt64.max), radix: 36)
+        // affects no data, so it need not come from a seeded RNG. The name is shortened so that a long
+        // destination name cannot push the temporary one past NAME_MAX (255 bytes).
+        let stem = String(decoding: url.lastPathComponent.utf8.prefix(120), as: UTF8.self)
+        let temporary = directory + "/." + stem + ".tmp-\(getpid())-" + String(UInt64.random(in: 0...UInt64.max), radix: 36)
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
             throw SafeTensorsError(path: path, .io(operation: "create temporary file '\(temporary)'", message: errnoMessage()))
@@ -144,6 +145,9 @@ public enum SafeTensorsWriter {
         json += parts.joined(separator: ",") + "}"
         var body = Array(json.utf8)
         body.append(contentsOf: repeatElement(UInt8(ascii: " "), count: (8 - body.count % 8) % 8))
+        guard body.count <= SafeTensorsHeader.maxHeaderBytes else {  // readers would refuse it
+            throw SafeTensorsError(path: path, .headerTooLarge(length: UInt64(body.count), limit: SafeTensorsHeader.maxHeaderBytes))
+        }
         var out = [UInt8]()
         out.reserveCapacity(8 + body.count)
         withUnsafeBytes(of: UInt64(body.count).littleEndian) { out.append(contentsOf: $0) }
