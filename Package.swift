@@ -39,7 +39,7 @@ let package = Package(
         .testTarget(name: "StrataCoreTests", dependencies: ["StrataCore"]),
         .testTarget(name: "StrataNNTests", dependencies: ["StrataNN", "StrataCore"]),
         .testTarget(name: "StrataModelsTests", dependencies: ["StrataModels", "StrataIO", "StrataNN", "StrataCore"]),
-        .testTarget(name: "StrataIOTests", dependencies: ["StrataIO", "StrataModels", "StrataCore"]),
+        .testTarget(name: "StrataIOTests", dependencies: ["StrataIO", "StrataModels", "StrataNN", "StrataCore"]),
         .testTarget(name: "StrataTrainTests", dependencies: ["StrataTrain", "StrataModels", "StrataIO", "StrataNN", "StrataCore"]),
         .testTarget(name: "StrataReportTests", dependencies: ["StrataReport", "StrataTrain"]),
     ]
