@@ -1,4 +1,8 @@
 extension Catalog {
     /// Linear-time and recurrent token mixers (section 3 of the catalog).
-    static let linearFamily: [RegistryEntry<any TokenMixer>] = []
+    static let linearFamily: [RegistryEntry<any TokenMixer>] = [
+        RegistryEntry(LinearAttention.self),
+        RegistryEntry(Retention.self),
+        RegistryEntry(GatedLinearAttention.self),
+    ]
 }
