@@ -4,5 +4,7 @@ extension Catalog {
         RegistryEntry(LinearAttention.self),
         RegistryEntry(Retention.self),
         RegistryEntry(GatedLinearAttention.self),
+        RegistryEntry(DeltaNet.self),
+        RegistryEntry(GatedDeltaNet.self),
     ]
 }

@@ -1,0 +1,263 @@
+import Foundation
+import XCTest
+import StrataCore
+import StrataNN
+import StrataModels
+
+/// The recurrence engine's three forms agree; each recurrent mixer's full, prefill and step paths agree; each
+/// mixer's own formula holds (catalog section 3 checks).
+final class LinearMixerTests: XCTestCase {
+    // MARK: - Engine: reference vs chunked vs step
+
+    /// Random recurrence inputs: keys L2-normalized and β ∈ (0, 1) for the delta rule (so it stays bounded).
+    static func inputs(b: Int = 1, h: Int = 2, t: Int, dk: Int = 3, dv: Int = 4, decay: String, delta: Bool,
+                       rng: inout RNG) -> RecurrenceInputs {
+        let q = rng.normal([b, h, t, dk]) * 0.5
+        var k = rng.normal([b, h, t, dk])
+        if delta { k = k / (k * k).sum(axis: -1, keepDims: true).sqrt() } else { k = k * 0.5 }
+        let v = rng.normal([b, h, t, dv])
+        let d: RecurrenceDecay
+        switch decay {
+        case "scalar": d = .scalar(-rng.uniform([b, h, t], low: 0, high: 0.3))
+        case "keyWise": d = .keyWise(-rng.uniform([b, h, t, dk], low: 0, high: 1.5))
+        default: d = .none
+        }
+        return RecurrenceInputs(q: q, k: k, v: v, decay: d, beta: delta ? rng.uniform([b, h, t], low: 0.1, high: 0.9) : nil)
+    }
+
+    static func relativeError(_ a: Tensor, _ b: Tensor) -> Float {
+        XCTAssertEqual(a.shape, b.shape)
+        let x = a.scalars, y = b.scalars
+        var diff: Float = 0, scale: Float = 1e-6
+        for i in x.indices { diff = max(diff, abs(x[i] - y[i])); scale = max(scale, abs(y[i])) }
+        return diff / scale
+    }
+
+    func testChunkedStepAndReferenceAgree() {
+        var rng = RNG(seed: 1)
+        let cases: [(String, Bool)] = [("none", false), ("scalar", false), ("keyWise", false), ("none", true), ("scalar", true)]
+        for (decay, delta) in cases {
+            for t in [1, 7, 63, 65, 257] {
+                let small = t == 257
+                let x = Self.inputs(h: small ? 1 : 2, t: t, dk: small ? 2 : 3, dv: small ? 2 : 4, decay: decay, delta: delta, rng: &rng)
+                let initial = t == 7 ? rng.normal([1, x.q.shape[1], x.v.shape[3], x.q.shape[3]]) * 0.3 : nil
+                let (ref, refState) = LinearRecurrence.reference(x, initial: initial)
+                let (stepped, stepState) = withNoGrad { LinearRecurrence.step(x, initial: initial) }
+                let label = "\(decay) delta=\(delta) T=\(t)"
+                XCTAssertLessThan(Self.relativeError(stepped, ref), 1e-4, "step " + label)
+                XCTAssertLessThan(Self.relativeError(stepState, refState), 1e-4, "step state " + label)
+                for n in [16, 64] {
+                    let (o, s) = withNoGrad { LinearRecurrence.chunked(x, chunk: n, initial: initial) }
+                    XCTAssertLessThan(Self.relativeError(o, ref), 1e-4, "chunked N=\(n) " + label)
+                    XCTAssertLessThan(Self.relativeError(s, refState), 1e-4, "chunked state N=\(n) " + label)
+                }
+            }
+        }
+    }
+
+    func testChunkedFormGradientsMatchFiniteDifferences() {
+        for (decay, delta) in [("none", false), ("scalar", false), ("keyWise", false), ("none", true), ("scalar", true)] {
+            var rng = RNG(seed: 3)
+            let x = Self.inputs(b: 1, h: 1, t: 5, dk: 2, dv: 2, decay: decay, delta: delta, rng: &rng)
+            var leaves = [x.q, x.k, x.v]
+            switch x.decay {
+            case .scalar(let a), .keyWise(let a): leaves.append(a)
+            case .none: break
+            }
+            if let beta = x.beta { leaves.append(beta) }
+            LinearGradCheck().check("chunked \(decay) delta=\(delta)", leaves) { p in
+                var i = 3
+                func next() -> Tensor { defer { i += 1 }; return p[i] }
+                let d: RecurrenceDecay
+                switch x.decay {
+                case .none: d = .none
+                case .scalar: d = .scalar(next())
+                case .keyWise: d = .keyWise(next())
+                }
+                let beta = x.beta == nil ? nil : next()
+                return LinearRecurrence.chunked(RecurrenceInputs(q: p[0], k: p[1], v: p[2], decay: d, beta: beta), chunk: 2).output
+            }
+        }
+    }
+
+    // MARK: - Mixers: full forward vs cached prefill + steps
+
+    static let mixerIDs = ["linear_attention", "retention", "gla", "deltanet", "gated_deltanet"]
+
+    static func buildMixer(_ id: String, options: [String: JSONValue] = [:], dim: Int = 16, heads: Int = 2,
+                           seed: UInt64 = 5) -> any TokenMixer {
+        let ctx = BuildContext(dim: dim, heads: heads, headDim: dim / heads, layer: 0, layers: 2, contextLength: 64,
+                               causal: true, initStd: 0.3)
+        guard let (entry, parsed) = Catalog.tokenMixers.resolve(ComponentSpec(id, options), path: id) else {
+            fatalError("\(id) does not resolve")
+        }
+        var rng = RNG(seed: seed)
+        return entry.build(parsed, context: ctx, rng: &rng)
+    }
+
+    func testMixersFullPrefillAndStepAgree() {
+        for id in Self.mixerIDs {
+            let mixer = Self.buildMixer(id, options: ["chunk": .number(4)])
+            var rng = RNG(seed: 9)
+            let x = rng.normal([2, 13, 16])
+            let ctx = MixerContext(positional: NoPositions())
+            let full = withNoGrad { mixer.forward(x, context: ctx, cache: nil) }
+            let cache = mixer.makeCache(batch: 2, capacity: 64)
+            var pieces: [Tensor] = []
+            var sizes: [[Int]] = []
+            withNoGrad {
+                var start = 0
+                for len in [6, 1, 1, 3, 1, 1] {
+                    pieces.append(mixer.forward(x.slice(axis: 1, start..<(start + len)), context: ctx, cache: cache))
+                    start += len
+                    sizes.append(((cache as? RecurrentCache)?.tensors ?? []).flatMap(\.shape))
+                }
+            }
+            XCTAssertEqual(cache.length, 13, id)
+            XCTAssertLessThan(Self.relativeError(Tensor.concat(pieces, axis: 1), full), 1e-4, id)
+            XCTAssertEqual(Set(sizes).count, 1, "\(id): decoding state size changed with T: \(sizes)")
+            XCTAssertTrue(full.scalars.allSatisfy(\.isFinite), id)
+        }
+    }
+
+    func testMixerInputGradientsMatchFiniteDifferences() {
+        for id in Self.mixerIDs {
+            let mixer = Self.buildMixer(id, options: ["chunk": .number(2)], dim: 8, heads: 2)
+            var rng = RNG(seed: 4)
+            let ctx = MixerContext(positional: NoPositions())
+            LinearGradCheck(tolerance: 1e-2).check(id, [rng.normal([1, 5, 8])]) { mixer.forward($0[0], context: ctx, cache: nil) }
+        }
+    }
+
+    // MARK: - Formula checks
+
+    /// Linear attention: the chunked associative form equals the explicit quadratic form
+    /// O = ((φQ φKᵀ) ⊙ M) V ⊘ ((φQ φKᵀ) ⊙ M) 1 with a causal mask M.
+    func testLinearAttentionEqualsQuadraticForm() {
+        var rng = RNG(seed: 11)
+        let t = 9
+        let q = FeatureMap.elu1.apply(rng.normal([1, 2, t, 4])), k = FeatureMap.elu1.apply(rng.normal([1, 2, t, 4]))
+        let v = rng.normal([1, 2, t, 3])
+        let mask = Tensor((0..<(t * t)).map { $0 % t <= $0 / t ? 1 : 0 }, shape: [t, t])
+        let scores = q.matmul(k, transposeB: true) * mask
+        let explicit = scores.matmul(v) / scores.sum(axis: -1, keepDims: true)
+        let values = Tensor.concat([v, Tensor.ones([1, 2, t, 1])], axis: 3)
+        let o = LinearRecurrence.chunked(RecurrenceInputs(q: q, k: k, v: values), chunk: 4).output.split(axis: 3, sizes: [3, 1])
+        XCTAssertLessThan(Self.relativeError(o[0] / o[1], explicit), 1e-5)
+        XCTAssertEqual(FeatureMap.elu1.apply(Tensor([-1, 0, 2])).scalars, [exp(-1), 1, 3], accuracy: 1e-6)
+    }
+
+    /// RetNet: γ_h = 1 − 2^{−5−h}, and the recurrent form equals the parallel form (Q Kᵀ ⊙ D) V, D_nm = γ^{n−m}.
+    func testRetentionDecaysAndParallelForm() {
+        let logs = Retention.logDecays(heads: 3)
+        let expected: [Float] = [1 - 1 / 32, 1 - 1 / 64, 1 - 1 / 128]
+        XCTAssertEqual(logs.map { exp($0) }, expected, accuracy: 1e-6)
+        var rng = RNG(seed: 12)
+        let t = 10
+        let q = rng.normal([1, 3, t, 4]), k = rng.normal([1, 3, t, 4]), v = rng.normal([1, 3, t, 2])
+        var d = [Float](repeating: 0, count: 3 * t * t)
+        for h in 0..<3 { for n in 0..<t { for m in 0...n { d[(h * t + n) * t + m] = exp(logs[h] * Float(n - m)) } } }
+        let parallel = (q.matmul(k, transposeB: true) * Tensor(d, shape: [1, 3, t, t])).matmul(v)
+        let decay = Tensor(logs, shape: [1, 3, 1]).expanded(to: [1, 3, t])
+        let o = LinearRecurrence.chunked(RecurrenceInputs(q: q, k: k, v: v, decay: .scalar(decay)), chunk: 4).output
+        XCTAssertLessThan(Self.relativeError(o, parallel), 1e-5)
+    }
+
+    /// GLA's parallel form o_t = Σ_{s≤t} ((q_t ⊙ b_t)·(k_s ⊘ b_s)) v_s with b_t = Π_{j≤t} α_j (mild decays, so b
+    /// does not underflow) equals the chunked form.
+    func testGatedLinearAttentionParallelForm() {
+        var rng = RNG(seed: 13)
+        let t = 8
+        let q = rng.normal([1, 1, t, 3]), k = rng.normal([1, 1, t, 3]), v = rng.normal([1, 1, t, 2])
+        let logAlpha = -rng.uniform([1, 1, t, 3], low: 0, high: 0.2)
+        let bt = logAlpha.cumsum(axis: 2)
+        let mask = Tensor((0..<(t * t)).map { $0 % t <= $0 / t ? 1 : 0 }, shape: [t, t])
+        let parallel = ((q * bt.exp()).matmul(k * (-bt).exp(), transposeB: true) * mask).matmul(v)
+        let o = LinearRecurrence.chunked(RecurrenceInputs(q: q, k: k, v: v, decay: .keyWise(logAlpha)), chunk: 3).output
+        XCTAssertLessThan(Self.relativeError(o, parallel), 1e-5)
+    }
+
+    /// Delta rule with β = 1 and orthonormal keys stores each value exactly (capacity Dk).
+    func testDeltaRuleRecallsExactlyWithOrthonormalKeys() {
+        var rng = RNG(seed: 14)
+        let dk = 4
+        // Write each value twice under the same key: the second write replaces rather than adds.
+        let order = [0, 1, 2, 3, 2, 0]
+        let keys = Tensor(order.flatMap { i in (0..<dk).map { $0 == i ? Float(1) : 0 } }, shape: [1, 1, order.count, dk])
+        let values = rng.normal([1, 1, order.count, 3])
+        let x = RecurrenceInputs(q: keys, k: keys, v: values, beta: Tensor.ones([1, 1, order.count]))
+        let state = LinearRecurrence.chunked(x, chunk: 4).state                   // [1, 1, 3, Dk]
+        let vs = values.scalars
+        for key in 0..<dk {
+            let last = order.lastIndex(of: key)!
+            let recalled = state.slice(axis: 3, key..<(key + 1)).scalars
+            XCTAssertEqual(recalled, Array(vs[(last * 3)..<(last * 3 + 3)]), accuracy: 1e-5)
+        }
+    }
+
+    /// Gated DeltaNet: α ≡ 1 reproduces DeltaNet, and with constant α and β = 0 after t₀ the state decays as α^{t−t₀}.
+    func testGatedDeltaRuleSpecialCases() {
+        var rng = RNG(seed: 15)
+        var x = Self.inputs(t: 11, decay: "none", delta: true, rng: &rng)
+        let plain = LinearRecurrence.chunked(x, chunk: 4).output
+        x.decay = .scalar(Tensor.zeros([1, 2, 11]))
+        XCTAssertLessThan(Self.relativeError(LinearRecurrence.chunked(x, chunk: 4).output, plain), 1e-6)
+        let alpha: Float = 0.8, t0 = 4, t = 10
+        let beta = Tensor((0..<(2 * t)).map { $0 % t < t0 ? 0.7 : 0 }, shape: [1, 2, t])
+        let y = RecurrenceInputs(q: x.q.slice(axis: 2, 0..<t), k: x.k.slice(axis: 2, 0..<t), v: x.v.slice(axis: 2, 0..<t),
+                                 decay: .scalar(Tensor(repeating: log(alpha), shape: [1, 2, t])), beta: beta)
+        let atT0 = LinearRecurrence.chunked(RecurrenceInputs(q: y.q.slice(axis: 2, 0..<t0), k: y.k.slice(axis: 2, 0..<t0),
+                                                              v: y.v.slice(axis: 2, 0..<t0), decay: .scalar(Tensor(repeating: log(alpha), shape: [1, 2, t0])),
+                                                              beta: beta.slice(axis: 2, 0..<t0)), chunk: 3).state
+        let final = LinearRecurrence.chunked(y, chunk: 3).state
+        XCTAssertLessThan(Self.relativeError(final, atT0 * pow(alpha, Float(t - t0))), 1e-5)
+    }
+}
+
+/// A positional scheme that does nothing (recurrent mixers ignore positions).
+final class NoPositions: Module, PositionalScheme {}
+
+/// Central-difference gradient check (the pattern of Tests/StrataCoreTests/GradCheck.swift): L = Σ f(x) ∘ R.
+struct LinearGradCheck {
+    var eps: Float = 1e-2
+    var tolerance: Float = 5e-3
+    var maxProbes = 16
+
+    func check(_ name: String, _ inputs: [Tensor], file: StaticString = #filePath, line: UInt = #line,
+               _ f: ([Tensor]) -> Tensor) {
+        var rng = RNG(seed: 7)
+        let leaves = inputs.map { $0.requiringGrad() }
+        let out = f(leaves)
+        let r = rng.normal(out.shape)
+        out.backward(r)
+        for (which, input) in inputs.enumerated() {
+            guard let analytic = leaves[which].grad?.scalars else {
+                XCTFail("\(name): input \(which) received no gradient", file: file, line: line); continue
+            }
+            let probes = input.count <= maxProbes ? Array(0..<input.count)
+                : (0..<maxProbes).map { _ in Int(rng.next() % UInt64(input.count)) }
+            for i in probes {
+                func value(_ delta: Float) -> Double {
+                    var moved = inputs, values = inputs[which].scalars
+                    values[i] += delta
+                    moved[which] = Tensor(values, shape: input.shape)
+                    let y = withNoGrad { f(moved) }.scalars, w = r.scalars
+                    return zip(y, w).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+                }
+                let numeric = Float((value(eps) - value(-eps)) / Double(2 * eps))
+                let err = abs(numeric - analytic[i]) / max(1, abs(numeric), abs(analytic[i]))
+                if !(err <= tolerance) {
+                    XCTFail("\(name): d/dx\(which)[\(i)] analytic \(analytic[i]) vs numeric \(numeric)", file: file, line: line)
+                    break
+                }
+            }
+        }
+    }
+}
+
+func XCTAssertEqual(_ a: [Float], _ b: [Float], accuracy: Float, file: StaticString = #filePath, line: UInt = #line) {
+    XCTAssertEqual(a.count, b.count, file: file, line: line)
+    for (x, y) in zip(a, b) where abs(x - y) > accuracy {
+        XCTFail("\(a) != \(b) (±\(accuracy))", file: file, line: line); return
+    }
+}
