@@ -6,5 +6,8 @@ extension Catalog {
         RegistryEntry(GatedLinearAttention.self),
         RegistryEntry(DeltaNet.self),
         RegistryEntry(GatedDeltaNet.self),
+        RegistryEntry(Mamba2.self),
+        RegistryEntry(Mamba.self),
+        RegistryEntry(SimplifiedLinearAttention.self),
     ]
 }

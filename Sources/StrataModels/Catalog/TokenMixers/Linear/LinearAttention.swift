@@ -60,22 +60,32 @@ public final class LinearAttention: Module, Component, TokenMixer {
 
 /// Linear attention over feature-mapped q, k [B, H, T, Dk] and v [B, H, T, Dv] → o [B, H, T, Dv]. The normalizer
 /// rides along as an extra value channel of ones (its state row is z_t), so every form computes it for free.
-/// Non-causal (encoder) calls use the global form, with padded keys (additive mask [B, 1, 1, T]) zeroed.
+/// Non-causal (encoder) calls without a cache use the bidirectional form.
 func linearAttentionCore(q: Tensor, k: Tensor, v: Tensor, normalize: Bool, causal: Bool, chunk: Int,
                          cache: MixerCache?, keyPadding: Tensor?) -> Tensor {
+    guard causal || cache != nil else {
+        return bidirectionalLinearAttention(q: q, k: k, v: v, normalize: normalize, keyPadding: keyPadding)
+    }
     let (b, h, t, dv) = (v.shape[0], v.shape[1], v.shape[2], v.shape[3])
     let values = normalize ? Tensor.concat([v, Tensor.ones([b, h, t, 1])], axis: 3) : v
-    let o: Tensor
-    if causal || cache != nil {
-        o = runRecurrence(RecurrenceInputs(q: q, k: k, v: values), chunk: chunk, cache: cache)
-    } else {
-        let keep = keyPadding.map { $0.clamp(min: -80).exp().reshaped([b, 1, t, 1]) }   // 1 keep, 0 padding
-        let keys = keep.map { k * $0 } ?? k
-        o = q.matmul(values.matmul(keys, transposeA: true), transposeB: true)           // φ(Q)(Vᵀφ(K))ᵀ
-    }
-    guard normalize else { return o }
+    let o = runRecurrence(RecurrenceInputs(q: q, k: k, v: values), chunk: chunk, cache: cache)
+    return normalize ? normalized(o, dv) : o
+}
+
+/// Bidirectional linear attention O = φ(Q)(φ(K)ᵀV) ⊘ φ(Q)(φ(K)ᵀ1) for feature-mapped q, k [B, H, T, Dk] and
+/// v [B, H, T, Dv]; keys marked by the additive padding mask [B, 1, 1, T] (0 keep, −∞ or −1e9 drop) are zeroed.
+public func bidirectionalLinearAttention(q: Tensor, k: Tensor, v: Tensor, normalize: Bool, keyPadding: Tensor?) -> Tensor {
+    let (b, h, t, dv) = (v.shape[0], v.shape[1], v.shape[2], v.shape[3])
+    let values = normalize ? Tensor.concat([v, Tensor.ones([b, h, t, 1])], axis: 3) : v
+    let keep = keyPadding.map { $0.clamp(min: -80).exp().reshaped([b, 1, t, 1]) }       // 1 keep, ~0 padding
+    let keys = keep.map { k * $0 } ?? k
+    let o = q.matmul(values.matmul(keys, transposeA: true), transposeB: true)          // φ(Q)(Vᵀφ(K))ᵀ
+    return normalize ? normalized(o, dv) : o
+}
+
+/// Splits o [.., Dv + 1] into numerator and normalizer and divides. The normalizer is a sum of products of
+/// non-negative features for elu+1 and relu; eps keeps an all-zero ReLU row finite (its numerator is zero too).
+private func normalized(_ o: Tensor, _ dv: Int) -> Tensor {
     let parts = o.split(axis: 3, sizes: [dv, 1])
-    // The normalizer is a sum of products of non-negative features for elu+1 and relu; eps keeps an all-zero
-    // ReLU row finite (its numerator is zero too).
     return parts[0] / (parts[1] + 1e-6)
 }

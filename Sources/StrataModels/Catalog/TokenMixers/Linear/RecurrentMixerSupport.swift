@@ -23,14 +23,18 @@ public final class RecurrentCache: MixerCache {
 
 /// Runs the recurrence for a mixer: the chunked form without a cache; with a cache, one decoding step (T = 1)
 /// or a chunked prefill continuing the cached state, which is then replaced by the new (detached) state.
-func runRecurrence(_ x: RecurrenceInputs, chunk: Int, cache: MixerCache?) -> Tensor {
+/// `scan` picks the two-level scan instead of the intra-chunk matmul form (key-wise decays with small Dv).
+func runRecurrence(_ x: RecurrenceInputs, chunk: Int, cache: MixerCache?, scan: Bool = false) -> Tensor {
+    func chunked(_ initial: Tensor?) -> (output: Tensor, state: Tensor) {
+        scan ? LinearRecurrence.chunkedScan(x, chunk: chunk, initial: initial)
+             : LinearRecurrence.chunked(x, chunk: chunk, initial: initial)
+    }
     guard let cache = cache as? RecurrentCache else {
         if cache != nil { shapeError("recurrent mixer", "expected a RecurrentCache, got \(type(of: cache!))") }
-        return LinearRecurrence.chunked(x, chunk: chunk).output
+        return chunked(nil).output
     }
     let t = x.q.shape[2]
-    let (o, s) = t == 1 ? LinearRecurrence.step(x, initial: cache.state)
-                        : LinearRecurrence.chunked(x, chunk: chunk, initial: cache.state)
+    let (o, s) = t == 1 ? LinearRecurrence.step(x, initial: cache.state) : chunked(cache.state)
     cache.state = s.detached()
     cache.length += t
     return o
