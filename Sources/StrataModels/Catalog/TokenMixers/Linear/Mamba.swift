@@ -7,7 +7,8 @@ import StrataNN
 /// W_Δ (rank ⌈C/16⌉), B_t, C_t ∈ R^S from x_proj, A = −exp(A_log) diagonal with the S4D-real initialization
 /// A_n = −(n+1) (the catalog's "(verify)": the paper's default). Block (the paper's): in_proj → (u, z) with
 /// expansion 2; u → causal depthwise conv (k = 4) → SiLU → SSM; y ⊙ SiLU(z); out_proj. On the shared engine each
-/// channel is a head with Dv = 1 and Dk = S and a key-wise decay, run by the two-level scan (`chunkedScan`).
+/// channel is a head with Dv = 1 and Dk = S and a key-wise decay (used for decoding steps); training and prefill
+/// run `selectiveScan`, the same recurrence organized so that no [B, inner, T, S] input is ever sliced per step.
 public final class Mamba: Module, Component, TokenMixer {
     public struct Options: ComponentOptions {
         public var expand: Int
@@ -76,16 +77,77 @@ public final class Mamba: Module, Component, TokenMixer {
         let u = conv(uz[0], cache: cache).silu()                                           // [B, T, inner]
         let p = xProjection(u).split(axis: 2, sizes: [rank, state, state])
         let dt = (dtProjection(p[0]) + dtBias.value).softplus()                            // Δ [B, T, inner]
-        let dtHeads = dt.permuted([0, 2, 1]).reshaped([b, inner, t, 1])
-        let logDecay = dtHeads * (-aLog.value.exp()).reshaped([1, inner, 1, state])        // Δ_t[d]·A[d, n] ≤ 0
-        let keys = p[1].reshaped([b, 1, t, state]).expanded(to: [b, inner, t, state])
-        let queries = p[2].reshaped([b, 1, t, state]).expanded(to: [b, inner, t, state])
-        let values = u.permuted([0, 2, 1]).reshaped([b, inner, t, 1]) * dtHeads            // Δ_t u_t
-        let y = runRecurrence(RecurrenceInputs(q: queries, k: keys, v: values, decay: .keyWise(logDecay)),
-                              chunk: chunk, cache: cache, scan: true)                      // [B, inner, T, 1]
-        let ssm = y.reshaped([b, inner, t]).permuted([0, 2, 1]) + u * skip.value
+        let a = -aLog.value.exp()                                                          // A [inner, S]
+        let y: Tensor
+        if let cache = cache as? RecurrentCache, t == 1 {
+            // One decoding step on the shared engine: each channel a head with Dv = 1, Dk = S.
+            let dtHeads = dt.reshaped([b, inner, 1, 1])
+            let x = RecurrenceInputs(q: p[2].reshaped([b, 1, 1, state]).expanded(to: [b, inner, 1, state]),
+                                     k: p[1].reshaped([b, 1, 1, state]).expanded(to: [b, inner, 1, state]),
+                                     v: u.reshaped([b, inner, 1, 1]) * dtHeads, decay: .keyWise(dtHeads * a.reshaped([1, inner, 1, state])))
+            y = runRecurrence(x, chunk: chunk, cache: cache).reshaped([b, 1, inner])
+        } else {
+            let cache = cache as? RecurrentCache
+            let (out, final) = selectiveScan(u: u, delta: dt, a: a, b: p[1], c: p[2], chunk: chunk,
+                                             initial: cache?.state?.reshaped([b, inner, state]))
+            if let cache {
+                cache.state = final.reshaped([b, inner, 1, state]).detached()
+                cache.length += t
+            }
+            y = out
+        }
+        let ssm = y + u * skip.value
         return outProjection(ssm * uz[1].silu())
     }
 
     public func makeCache(batch: Int, capacity: Int) -> MixerCache { RecurrentCache() }
+}
+
+/// Selective scan h_t = exp(Δ_t ⊗ A) ⊙ h_{t−1} + (Δ_t u_t) ⊗ B_t, y_t = h_t C_t, for u, Δ [B, T, inner], A [inner, S],
+/// B, C [B, T, S]; returns y [B, T, inner] and the final state [B, inner, S]. Two levels, all composed ops: inside
+/// every chunk of N steps the local states run forward from zero (all chunks at once, N steps), then the chunk
+/// start states are chained (T/N steps), and h = local + exp(A·cumΔ) ⊙ start. Decay factors are all ≤ 1, so no
+/// range problem whatever Δ·A reaches; per-step slices are taken of the small [B, T, inner] and [B, T, S]
+/// inputs only, since a slice's backward writes a tensor the size of its source.
+public func selectiveScan(u: Tensor, delta: Tensor, a: Tensor, b bm: Tensor, c cm: Tensor, chunk: Int,
+                          initial: Tensor? = nil) -> (output: Tensor, state: Tensor) {
+    let (batch, t, d, s) = (u.shape[0], u.shape[1], u.shape[2], a.shape[1])
+    guard chunk >= 1 else { shapeError("selectiveScan", "chunk length must be ≥ 1, got \(chunk)") }
+    let n = min(chunk, t), nc = (t + n - 1) / n, padded = nc * n
+    func blocks(_ x: Tensor) -> Tensor {                                                      // [B, C, N, w]
+        let w = x.shape[2]
+        let full = padded > t ? Tensor.concat([x, Tensor.zeros([batch, padded - t, w])], axis: 1) : x
+        return full.reshaped([batch, nc, n, w])
+    }
+    func steps(_ x: Tensor) -> [Tensor] {                                                     // N × [B, C, w]
+        let w = x.shape[3]
+        return x.split(axis: 2, sizes: Array(repeating: 1, count: n)).map { $0.reshaped([batch, nc, w]) }
+    }
+    let cumDelta = blocks(delta).cumsum(axis: 2)                                              // Σ Δ since chunk start
+    let dt = steps(blocks(delta)), du = steps(blocks(delta * u)), bs = steps(blocks(bm)), cs = steps(blocks(cm))
+    let cum = steps(cumDelta)
+    let a4 = a.reshaped([1, 1, d, s])
+    var local = Tensor.zeros([batch, nc, d, s])
+    var locals: [Tensor] = []
+    for i in 0..<n {
+        local = local * (dt[i].reshaped([batch, nc, d, 1]) * a4).exp()
+            + du[i].reshaped([batch, nc, d, 1]) * bs[i].reshaped([batch, nc, 1, s])
+        locals.append(local)
+    }
+    let chunkDecay = (cum[n - 1].reshaped([batch, nc, d, 1]) * a4).exp()                      // [B, C, inner, S]
+    var state = initial ?? Tensor.zeros([batch, d, s])
+    var starts: [Tensor] = []
+    for c in 0..<nc {
+        starts.append(state)
+        state = state * chunkDecay.slice(axis: 1, c..<(c + 1)).reshaped([batch, d, s])
+            + local.slice(axis: 1, c..<(c + 1)).reshaped([batch, d, s])
+    }
+    let start = Tensor.stack(starts, axis: 1)                                                 // [B, C, inner, S]
+    var ys: [Tensor] = []
+    for i in 0..<n {
+        let h = locals[i] + (cum[i].reshaped([batch, nc, d, 1]) * a4).exp() * start
+        ys.append((h * cs[i].reshaped([batch, nc, 1, s])).sum(axis: 3))                       // [B, C, inner]
+    }
+    let y = Tensor.stack(ys, axis: 2).reshaped([batch, padded, d]).slice(axis: 1, 0..<t)
+    return (y, state)
 }
