@@ -356,14 +356,22 @@ final class LinearMixerTests: XCTestCase {
         }
     }
 
-    /// The presets parse and differ from the baseline only in their component.
+    /// The presets parse and are the baseline changed in the token mixer only.
     func testPresetsParse() throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let baseline = try ModelSpec.parse(Data("""
+            {"name": "baseline", "vocab_size": 256, "context_length": 256, "dim": 128, "layers": 4, "heads": 4,
+             "positional": "learned_abs_pe", "block": {"placement": "pre", "norm": "layer_norm",
+             "token_mixer": "softmax_attention", "channel_mixer": "mlp", "residual": "add"}}
+            """.utf8))
         for id in Self.mixerIDs {
             let url = root.appendingPathComponent("configs/catalog/\(id).json")
-            let spec = try ModelSpec.parse(Data(contentsOf: url), file: url.path)
+            var spec = try ModelSpec.parse(Data(contentsOf: url), file: url.path)
             XCTAssertEqual(spec.name, id)
             XCTAssertEqual(spec.block.tokenMixer.id, id)
+            spec.name = baseline.name
+            spec.block.tokenMixer = baseline.block.tokenMixer
+            XCTAssertEqual(spec, baseline, id)
         }
         for name in ["gla_softmax", "gated_deltanet_softmax", "mamba2_softmax"] {
             let url = root.appendingPathComponent("configs/hybrids/\(name).json")
