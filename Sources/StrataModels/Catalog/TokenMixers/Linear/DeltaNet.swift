@@ -7,6 +7,7 @@ import StrataNN
 /// then SiLU; q and k are L2-normalized per head (q also scaled by D^{−1/2}); β_t = σ(W_β x_t) per head; the
 /// heads' outputs get an RMSNorm before the output projection.
 public final class DeltaNet: Module, Component, TokenMixer {
+    /// The variant's spec options (each documented where it is read).
     public struct Options: ComponentOptions {
         /// Kernel of the short convolution (1: pointwise, i.e. none in effect).
         public var convKernel: Int

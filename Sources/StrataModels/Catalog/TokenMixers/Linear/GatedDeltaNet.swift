@@ -7,6 +7,7 @@ import StrataNN
 /// paper's code, Mamba-2 style: α_t = exp(−exp(A_log)·softplus(x_t W_a + dt_bias)) per head, A ~ U(1, 16),
 /// dt_bias the inverse softplus of dt ~ logU(0.001, 0.1). Output y = (RMSNorm_h(o) ⊙ SiLU(x W_g)) W_o.
 public final class GatedDeltaNet: Module, Component, TokenMixer {
+    /// The variant's spec options (each documented where it is read).
     public struct Options: ComponentOptions {
         public var convKernel: Int
         public var chunk: Int

@@ -8,6 +8,7 @@ import StrataNN
 /// y = (GroupNorm_h(o) ⊙ Swish(x W_r)) W_o; paper configuration d_k = d/2, d_v = d, so per head
 /// Dk = D·key_ratio and Dv = D·value_ratio. Queries are scaled by Dk^{−1/2}, as in the paper's code.
 public final class GatedLinearAttention: Module, Component, TokenMixer {
+    /// The variant's spec options (each documented where it is read).
     public struct Options: ComponentOptions {
         public var keyRatio: Float
         public var valueRatio: Float

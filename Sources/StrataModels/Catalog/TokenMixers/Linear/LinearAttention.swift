@@ -5,6 +5,7 @@ import StrataNN
 /// o_t = S_t φ(q_t), optionally divided by the normalizer z_tᵀφ(q_t) with z_t = Σ_{s≤t} φ(k_s). Encoders use the
 /// bidirectional form O = φ(Q)(φ(K)ᵀV) ⊘ φ(Q)(φ(K)ᵀ1).
 public final class LinearAttention: Module, Component, TokenMixer {
+    /// The variant's spec options (each documented where it is read).
     public struct Options: ComponentOptions {
         /// Feature map φ.
         public var featureMap: FeatureMap

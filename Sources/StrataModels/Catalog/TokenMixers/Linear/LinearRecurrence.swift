@@ -73,53 +73,6 @@ public enum LinearRecurrence {
         return (o.reshaped([d.b, d.h, nc * n, d.dv]).slice(axis: 2, 0..<d.t), s)
     }
 
-    /// Two-level scan for key-wise decays (Mamba): inside every chunk the states are run forward from zero by the
-    /// recurrence itself, all chunks at once (N steps of elementwise ops on [B, H, C, Dv, Dk]); then the chunks'
-    /// start states are chained (C steps) and added back with their decay, h_i = local_i + exp(g_i) ⊙ S_start.
-    /// Every decay factor is ≤ 1, so nothing overflows whatever Δ·A reaches, and memory is O(T·Dv·Dk) per head
-    /// rather than the O(T·N·Dk) of the explicit intra-chunk decay tensor, which matters when H·Dk is large
-    /// and Dv small (Mamba: H = inner channels, Dv = 1). No delta rule.
-    public static func chunkedScan(_ x: RecurrenceInputs, chunk: Int, initial: Tensor? = nil) -> (output: Tensor, state: Tensor) {
-        let d = x.dims
-        guard x.beta == nil else { shapeError("linear recurrence", "the two-level scan has no delta-rule form") }
-        guard chunk >= 1 else { shapeError("linear recurrence", "chunk length must be ≥ 1, got \(chunk)") }
-        let n = min(chunk, d.t), nc = (d.t + n - 1) / n, padded = nc * n
-        func chunks(_ t: Tensor, _ w: Int) -> [Tensor] {
-            padTime(t, to: padded).reshaped([d.b, d.h, nc, n, w]).split(axis: 3, sizes: Array(repeating: 1, count: n))
-        }
-        let k = chunks(x.k, d.dk), v = chunks(x.v, d.dv)                             // N × [B, H, C, 1, ·]
-        let logDecay: [Tensor]?
-        switch x.decay {
-        case .none: logDecay = nil
-        case .scalar(let a): logDecay = chunks(a.reshaped([d.b, d.h, d.t, 1]), 1)
-        case .keyWise(let a): logDecay = chunks(a, d.dk)
-        }
-        var local = Tensor.zeros([d.b, d.h, nc, d.dv, d.dk]), g = Tensor.zeros([d.b, d.h, nc, 1, 1])
-        var locals: [Tensor] = [], cumulative: [Tensor] = []
-        for i in 0..<n {
-            if let logDecay { local = local * logDecay[i].exp(); g = g + logDecay[i] }
-            local = local + v[i].transposed(-2, -1) * k[i]                             // v kᵀ [B, H, C, Dv, Dk]
-            locals.append(local); cumulative.append(g)
-        }
-        var s = initial ?? Tensor.zeros([d.b, d.h, d.dv, d.dk])
-        var starts: [Tensor] = []
-        let chunkDecay = g.exp()                                                         // [B, H, C, 1, Dk or 1]
-        func chunkAt(_ x: Tensor, _ c: Int) -> Tensor {
-            var shape = x.shape
-            shape.remove(at: 2)
-            return x.slice(axis: 2, c..<(c + 1)).reshaped(shape)
-        }
-        for c in 0..<nc {
-            starts.append(s)
-            s = s * chunkAt(chunkDecay, c) + chunkAt(local, c)
-        }
-        let start = Tensor.stack(starts, axis: 2).reshaped([d.b, d.h, nc, 1, d.dv, d.dk])
-        let states = Tensor.stack(locals, axis: 3) + Tensor.stack(cumulative, axis: 3).exp() * start   // [B, H, C, N, Dv, Dk]
-        let queries = padTime(x.q, to: padded).reshaped([d.b, d.h, nc, n, 1, d.dk])
-        let o = (states * queries).sum(axis: 5).reshaped([d.b, d.h, padded, d.dv]).slice(axis: 2, 0..<d.t)
-        return (o, s)
-    }
-
     /// Step form: one token at a time over the state, with tensor ops (decoding and short prefills).
     public static func step(_ x: RecurrenceInputs, initial: Tensor? = nil) -> (output: Tensor, state: Tensor) {
         let d = x.dims

@@ -10,6 +10,7 @@ import StrataNN
 /// channel is a head with Dv = 1 and Dk = S and a key-wise decay (used for decoding steps); training and prefill
 /// run `selectiveScan`, the same recurrence organized so that no [B, inner, T, S] input is ever sliced per step.
 public final class Mamba: Module, Component, TokenMixer {
+    /// The variant's spec options (each documented where it is read).
     public struct Options: ComponentOptions {
         public var expand: Int
         public var state: Int

@@ -7,6 +7,7 @@ import StrataNN
 /// with bias) then SiLU on xBC; one B and C shared by all heads (ngroups = 1); Δ = softplus(· + dt_bias);
 /// A = −exp(A_log) per head; output RMSNorm(y ⊙ SiLU(z)) (the gated norm) then out_proj.
 public final class Mamba2: Module, Component, TokenMixer {
+    /// The variant's spec options (each documented where it is read).
     public struct Options: ComponentOptions {
         /// Inner width as a multiple of C.
         public var expand: Int

@@ -15,6 +15,7 @@ public final class RecurrentCache: MixerCache {
     /// Last K−1 inputs [B, K−1, channels] of each short convolution, by name.
     public var convTails: [String: Tensor] = [:]
 
+    /// An empty cache.
     public init() {}
 
     /// Every tensor held (state and tails), for size checks.
@@ -23,11 +24,9 @@ public final class RecurrentCache: MixerCache {
 
 /// Runs the recurrence for a mixer: the chunked form without a cache; with a cache, one decoding step (T = 1)
 /// or a chunked prefill continuing the cached state, which is then replaced by the new (detached) state.
-/// `scan` picks the two-level scan instead of the intra-chunk matmul form (key-wise decays with small Dv).
-func runRecurrence(_ x: RecurrenceInputs, chunk: Int, cache: MixerCache?, scan: Bool = false) -> Tensor {
+func runRecurrence(_ x: RecurrenceInputs, chunk: Int, cache: MixerCache?) -> Tensor {
     func chunked(_ initial: Tensor?) -> (output: Tensor, state: Tensor) {
-        scan ? LinearRecurrence.chunkedScan(x, chunk: chunk, initial: initial)
-             : LinearRecurrence.chunked(x, chunk: chunk, initial: initial)
+        LinearRecurrence.chunked(x, chunk: chunk, initial: initial)
     }
     guard let cache = cache as? RecurrentCache else {
         if cache != nil { shapeError("recurrent mixer", "expected a RecurrentCache, got \(type(of: cache!))") }

@@ -8,6 +8,7 @@ import StrataNN
 /// The paper's D-matrix row normalizations are left out: GroupNorm is scale invariant per head, so they only
 /// matter for fp16 range (the paper says so), not in fp32.
 public final class Retention: Module, Component, TokenMixer {
+    /// The variant's spec options (each documented where it is read).
     public struct Options: ComponentOptions {
         /// Value (and gate) head width as a multiple of the query/key head width (2 in the paper).
         public var valueFactor: Int

@@ -7,6 +7,7 @@ import StrataNN
 /// time on V, causal (kernel 4 by default) so that decoders stay causal and decode with a constant-size tail.
 /// Decoders use the causal (recurrent) form of the linear attention, encoders the global one.
 public final class SimplifiedLinearAttention: Module, Component, TokenMixer {
+    /// The variant's spec options (each documented where it is read).
     public struct Options: ComponentOptions {
         public var convKernel: Int
         public var chunk: Int
