@@ -95,9 +95,21 @@ final class LinearMixerTests: XCTestCase {
         return entry.build(parsed, context: ctx, rng: &rng)
     }
 
+    /// Non-default options that change the code path.
+    static let optionCases: [(String, [String: JSONValue])] = [
+        ("linear_attention", ["feature_map": .string("relu")]),
+        ("linear_attention", ["feature_map": .string("identity"), "normalize": .bool(false)]),
+        ("retention", ["value_factor": .number(1)]),
+        ("gla", ["key_ratio": .number(1), "gate_rank": .number(3)]),
+        ("deltanet", ["conv_kernel": .number(1)]),
+        ("gated_deltanet", ["output_gate": .bool(false), "conv_kernel": .number(2)]),
+        ("mamba2", ["head_dim": .number(4), "state": .number(5)]),
+        ("mamba", ["dt_rank": .number(3), "expand": .number(1)]),
+    ]
+
     func testMixersFullPrefillAndStepAgree() {
-        for id in Self.mixerIDs {
-            let mixer = Self.buildMixer(id, options: ["chunk": .number(4)])
+        for (id, options) in Self.mixerIDs.map({ ($0, [String: JSONValue]()) }) + Self.optionCases {
+            let mixer = Self.buildMixer(id, options: options.merging(["chunk": .number(4)]) { a, _ in a })
             var rng = RNG(seed: 9)
             let x = rng.normal([2, 13, 16])
             let ctx = MixerContext(positional: TestNoPositions())
@@ -113,10 +125,11 @@ final class LinearMixerTests: XCTestCase {
                     sizes.append(((cache as? RecurrentCache)?.tensors ?? []).flatMap(\.shape))
                 }
             }
-            XCTAssertEqual(cache.length, 13, id)
-            XCTAssertLessThan(Self.relativeError(Tensor.concat(pieces, axis: 1), full), 1e-4, id)
-            XCTAssertEqual(Set(sizes).count, 1, "\(id): decoding state size changed with T: \(sizes)")
-            XCTAssertTrue(full.scalars.allSatisfy(\.isFinite), id)
+            let label = "\(id) \(options)"
+            XCTAssertEqual(cache.length, 13, label)
+            XCTAssertLessThan(Self.relativeError(Tensor.concat(pieces, axis: 1), full), 1e-4, label)
+            XCTAssertEqual(Set(sizes).count, 1, "\(label): decoding state size changed with T: \(sizes)")
+            XCTAssertTrue(full.scalars.allSatisfy(\.isFinite), label)
         }
     }
 
@@ -323,10 +336,10 @@ final class LinearMixerTests: XCTestCase {
     /// Every mixer inside a decoder: the parameter formula matches, a training loss backpropagates into the mixer,
     /// and decoding through the model's state (prefill then steps) reproduces the full-sequence logits.
     func testMixersInsideModelsTrainAndDecode() throws {
-        for id in Self.mixerIDs {
+        for (id, options) in Self.mixerIDs.map({ ($0, [String: JSONValue]()) }) + Self.optionCases {
             var spec = ModelSpec()
             spec.dim = 16; spec.heads = 2; spec.layers = 2; spec.contextLength = 32
-            spec.block.tokenMixer = ComponentSpec(id, ["chunk": .number(4)])
+            spec.block.tokenMixer = ComponentSpec(id, options.merging(["chunk": .number(4)]) { a, _ in a })
             let model = try TransformerModel(spec: spec, seed: 2)
             XCTAssertEqual(model.parameterCount, spec.expectedParameterCount, id)
             let ids = (0..<20).map { Int32($0 * 37 % 256) }
