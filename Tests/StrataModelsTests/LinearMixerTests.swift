@@ -381,10 +381,10 @@ final class LinearMixerTests: XCTestCase {
 }
 
 /// A positional scheme that does nothing (recurrent mixers ignore positions).
-final class TestNoPositions: Module, PositionalScheme {}
+private final class TestNoPositions: Module, PositionalScheme {}
 
 /// Central-difference gradient check (the pattern of Tests/StrataCoreTests/GradCheck.swift): L = Σ f(x) ∘ R.
-struct LinearGradCheck {
+private struct LinearGradCheck {
     var eps: Float = 1e-2
     var tolerance: Float = 5e-3
     var maxProbes = 16
@@ -421,7 +421,7 @@ struct LinearGradCheck {
     }
 }
 
-func XCTAssertEqual(_ a: [Float], _ b: [Float], accuracy: Float, file: StaticString = #filePath, line: UInt = #line) {
+private func XCTAssertEqual(_ a: [Float], _ b: [Float], accuracy: Float, file: StaticString = #filePath, line: UInt = #line) {
     XCTAssertEqual(a.count, b.count, file: file, line: line)
     for (x, y) in zip(a, b) where abs(x - y) > accuracy {
         XCTFail("\(a) != \(b) (±\(accuracy))", file: file, line: line); return

@@ -70,3 +70,24 @@ public final class Retention: Module, Component, TokenMixer {
 
     public func makeCache(batch: Int, capacity: Int) -> MixerCache { RecurrentCache() }
 }
+
+/// Rotary position rotation (RetNet's Θ, xPos without its length-extrapolation scale) of x [B, H, T, D] at
+/// positions offset..<offset+T: pairs (x_i, x_{i+D/2}) turn by angle n·θ_i, θ_i = 10000^{−2i/D}. An odd D
+/// is left unrotated.
+private func rotary(_ x: Tensor, offset: Int) -> Tensor {
+    let (t, d) = (x.shape[2], x.shape[3])
+    let half = d / 2
+    guard half > 0, d % 2 == 0 else { return x }
+    var cosines = [Float](repeating: 1, count: t * d), sines = [Float](repeating: 0, count: t * d)
+    for p in 0..<t {
+        for i in 0..<half {
+            let angle = Double(offset + p) * pow(10000, -2 * Double(i) / Double(d))
+            let (c, s) = (Float(cos(angle)), Float(sin(angle)))
+            cosines[p * d + i] = c; cosines[p * d + half + i] = c
+            sines[p * d + i] = -s; sines[p * d + half + i] = s                       // rotate-half signs
+        }
+    }
+    let parts = x.split(axis: 3, sizes: [half, half])
+    let swapped = Tensor.concat([parts[1], parts[0]], axis: 3)
+    return x * Tensor(cosines, shape: [t, d]) + swapped * Tensor(sines, shape: [t, d])
+}
