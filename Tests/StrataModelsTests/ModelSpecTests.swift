@@ -50,3 +50,25 @@ final class ModelSpecTests: XCTestCase {
         XCTAssertNotNil(model.blocks[0].mixer.parameters().first?.grad)
     }
 }
+
+final class PresetFileTests: XCTestCase {
+    /// Every spec under configs/ parses, validates and builds, and bench-char matches the built-in preset.
+    func testEveryConfigFileBuilds() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let configs = root.appendingPathComponent("configs")
+        let files = FileManager.default.enumerator(at: configs, includingPropertiesForKeys: nil)!
+            .compactMap { $0 as? URL }.filter { $0.pathExtension == "json" }
+        XCTAssertGreaterThan(files.count, 40)
+        for file in files {
+            do {
+                var spec = try ModelSpec.load(file)
+                spec.dim = min(spec.dim, 64); spec.layers = min(spec.layers, 4); spec.contextLength = min(spec.contextLength, 16)
+                if spec.dim % spec.heads != 0 { spec.heads = 4 }
+                _ = try TransformerModel(spec: spec.validated(), seed: 0)
+            } catch {
+                XCTFail("\(file.lastPathComponent): \(error)")
+            }
+        }
+        XCTAssertEqual(try ModelSpec.load(configs.appendingPathComponent("bench-char.json")), Presets.benchChar)
+    }
+}
