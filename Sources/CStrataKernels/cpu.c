@@ -23,7 +23,7 @@ strata_isa strata_detect_isa(void) {
 void strata_configure_allocator(void) {
 #if defined(__GLIBC__)
     /* Keep freed activation buffers in the heap: see TensorStorage.configureAllocator. */
-    mallopt(M_MMAP_THRESHOLD, 512 << 20);
+    mallopt(M_MMAP_THRESHOLD, 32 << 20); /* glibc's maximum on 64-bit */
     mallopt(M_TRIM_THRESHOLD, 1 << 30);
 #endif
 }

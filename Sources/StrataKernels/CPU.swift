@@ -1,17 +1,29 @@
 import CStrataKernels
+import Foundation
 
 /// The vector instruction set the C kernels dispatch to on this machine.
 public enum VectorISA: String, Sendable, CaseIterable {
     case portable, avx2, avx512, neon
 
-    /// The best ISA this CPU supports (detected once at first use).
+    /// The ISA the kernels use: the best this CPU supports (detected once at first use), or a lower one named
+    /// by `STRATA_ISA` (portable, avx2, …) to compare paths or rule one out; a request the CPU cannot run is ignored.
     public static let detected: VectorISA = {
+        let best: VectorISA
         switch strata_detect_isa() {
-        case STRATA_ISA_AVX512: return .avx512
-        case STRATA_ISA_AVX2: return .avx2
-        case STRATA_ISA_NEON: return .neon
-        default: return .portable
+        case STRATA_ISA_AVX512: best = .avx512
+        case STRATA_ISA_AVX2: best = .avx2
+        case STRATA_ISA_NEON: best = .neon
+        default: best = .portable
         }
+        guard let name = ProcessInfo.processInfo.environment["STRATA_ISA"], let requested = VectorISA(rawValue: name)
+        else { return best }
+        let supported: [VectorISA] = switch best {
+        case .avx512: [.avx512, .avx2, .portable]
+        case .avx2: [.avx2, .portable]
+        case .neon: [.neon, .portable]
+        case .portable: [.portable]
+        }
+        return supported.contains(requested) ? requested : best
     }()
 }
 

@@ -150,8 +150,11 @@ extension Tensor {
                                           b.shape, op: "where")
         let m = keep.expandedValue(shape), av = a.expandedValue(shape), bv = b.expandedValue(shape)
         let out = Tensor(uninitialized: shape)
-        let pm = m.pointer, pa = av.pointer, pb = bv.pointer, po = out.pointer
-        parallelFor(out.count, grain: 32_768) { r in for i in r { po[i] = pm[i] != 0 ? pa[i] : pb[i] } }
+        // The expanded operands may be fresh copies used only through their pointers: keep them alive.
+        withExtendedLifetime((m, av, bv)) {
+            let pm = m.pointer, pa = av.pointer, pb = bv.pointer, po = out.pointer
+            parallelFor(out.count, grain: 32_768) { r in for i in r { po[i] = pm[i] != 0 ? pa[i] : pb[i] } }
+        }
         return record("where", out, [a, b]) { g in
             [(g * keep).sumToShape(a.shape), (g * drop).sumToShape(b.shape)]
         }

@@ -62,9 +62,12 @@ extension Tensor {
         }
         let (av, sa) = batchOperand(a, aBatch, batchShape)
         let (bv, sb) = batchOperand(b, bBatch, batchShape)
-        sgemmBatched(batch: batch, transA: transA, transB: transB, m: m, n: n, k: k,
-                     a: av.pointer, lda: lda, strideA: sa, b: bv.pointer, ldb: ldb, strideB: sb,
-                     c: out.pointer, ldc: n, strideC: m * n)
+        // av/bv may be fresh expanded copies whose only use is their pointer: keep them alive for the call.
+        withExtendedLifetime((av, bv)) {
+            sgemmBatched(batch: batch, transA: transA, transB: transB, m: m, n: n, k: k,
+                         a: av.pointer, lda: lda, strideA: sa, b: bv.pointer, ldb: ldb, strideB: sb,
+                         c: out.pointer, ldc: n, strideC: m * n)
+        }
         return out
     }
 
