@@ -11,6 +11,13 @@ struct StoreOptions: ParsableArguments {
     func open() throws -> RunStore { try RunStore(root: runs.map { URL(fileURLWithPath: $0) }) }
 }
 
+/// A failure at run time (after the arguments parsed), said in terms of the file or run at fault.
+struct CLIError: Error, CustomStringConvertible {
+    /// The message for users.
+    var description: String
+    init(_ message: String) { description = message }
+}
+
 /// Prints `value` as one line of sorted-key JSON on stdout.
 func printJSON(_ value: some Encodable) throws {
     let encoder = JSONEncoder()

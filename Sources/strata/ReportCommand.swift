@@ -31,10 +31,10 @@ struct ReportCommand: ParsableCommand {
         if let compareID {
             let compare = try s.run(id: compareID)
             guard compare.kind == .compare else {
-                throw ValidationError("--compare \(compareID): run \(compare.id) is a \(compare.kind.rawValue) run, not a comparison")
+                throw CLIError("--compare \(compareID): run \(compare.id) is a \(compare.kind.rawValue) run, not a comparison")
             }
             let members = try s.comparison(compareID: compare.id)
-            guard !members.isEmpty else { throw ValidationError("comparison \(compare.id) has no member runs") }
+            guard !members.isEmpty else { throw CLIError("comparison \(compare.id) has no member runs") }
             runIDs = members.map(\.runID)
             for m in members { names[m.runID] = "\(m.label) seed \(m.seed)" }
             heading = title ?? "Comparison \(compare.id)"
@@ -43,7 +43,7 @@ struct ReportCommand: ParsableCommand {
             runIDs = try ids.map { try s.run(id: $0).id }
         } else {
             runIDs = try s.runs().filter { $0.kind != .compare }.prefix(10).map(\.id)
-            guard !runIDs.isEmpty else { throw ValidationError("no training runs in \(s.root.path) to report on") }
+            guard !runIDs.isEmpty else { throw CLIError("no training runs in \(s.root.path) to report on") }
         }
         let runs = try runIDs.map { id in
             var run = try ReportRun.load(from: s, id: id)

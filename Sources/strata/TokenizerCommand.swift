@@ -29,7 +29,7 @@ struct TokenizerTrain: ParsableCommand {
         let url = URL(fileURLWithPath: data)
         let bytes: Data
         do { bytes = try Data(contentsOf: url) } catch {
-            throw ValidationError("--data \(data): cannot read the file (\(error.localizedDescription))")
+            throw CLIError("--data \(data): cannot read the file (\(error.localizedDescription))")
         }
         let text = String(decoding: bytes, as: UTF8.self)
         let bar = ProgressBar(total: vocab - 256, label: "bpe merges")

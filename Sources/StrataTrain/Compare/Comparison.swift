@@ -131,7 +131,10 @@ public struct Comparison {
                 onRunStart(runs.count, total, label, seed)
                 var c = budget.applied(to: config)
                 c.seed = seed
-                let trainer = try Trainer(spec: spec, config: c, store: store, threads: threads)
+                // Members are named by their label, so their run ids and report legends say which spec they are.
+                var named = spec
+                named.name = label
+                let trainer = try Trainer(spec: named, config: c, store: store, threads: threads)
                 trainer.quiet = quiet
                 do {
                     let outcome = try trainer.runTraining()
