@@ -14,8 +14,8 @@ struct CompareCommand: ParsableCommand {
 
     @Argument(help: "Spec files or preset names (labels are the file names without .json).")
     var specs: [String]
-    @Option(help: "Budget per run: steps:N or time:DURATION (e.g. steps:500, time:5m).")
-    var budget: String
+    @Option(help: "Budget per run: steps:N or time:DURATION (e.g. steps:500, time:5m); --steps N / --time D also work.")
+    var budget: String?
     @Option(help: "Seeds per spec (seeds 1…N).")
     var seeds = 1
     @Option(name: .customLong("set"), help: "Override a value in every spec, key.path=value (repeatable).")
@@ -31,15 +31,31 @@ struct CompareCommand: ParsableCommand {
 
     func validate() throws {
         if specs.isEmpty { throw ValidationError("give at least one spec file or preset to compare") }
-        if flags.steps != nil || flags.time != nil {
-            throw ValidationError("compare takes its budget from --budget steps:N or --budget time:DURATION, not --steps/--time")
+        if budget != nil && (flags.steps != nil || flags.time != nil) {
+            throw ValidationError("give the budget once: --budget, --steps or --time")
         }
+        if budget == nil && flags.steps == nil && flags.time == nil {
+            throw ValidationError("give a budget per run: --budget steps:N or --budget time:DURATION (e.g. steps:500, time:5m)")
+        }
+        if flags.steps != nil && flags.time != nil { throw ValidationError("give --steps or --time, not both") }
         if flags.seed != nil { throw ValidationError("compare uses seeds 1…N; set N with --seeds, not --seed") }
         if seeds < 1 { throw ValidationError("--seeds must be at least 1 (got \(seeds))") }
     }
 
     func run() throws {
-        let parsedBudget = try ComparisonBudget(parsing: budget)
+        // Flag values are checked only now; report them as plain errors, not as a usage problem.
+        do { try compare() } catch let e as ValidationError { throw CLIError(e.message) }
+    }
+
+    private func compare() throws {
+        let parsedBudget: ComparisonBudget
+        if let budget {
+            parsedBudget = try ComparisonBudget(parsing: budget)
+        } else {
+            // --steps / --time, read (and their errors worded) exactly as `strata train` reads them.
+            let c = try flags.config(defaultTime: nil)
+            parsedBudget = c.steps.map { .steps($0) } ?? .time(c.timeBudget ?? 0)
+        }
         let config = try flags.config(base: parsedBudget.applied(to: TrainConfig()), defaultTime: nil)
         let entries = try specs.map { (label: CompareCommand.label(of: $0), spec: try loadSpec($0, settings: settings)) }
         let comparison = try Comparison(entries: entries, config: config, budget: parsedBudget, seedCount: seeds)
