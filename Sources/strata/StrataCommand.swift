@@ -8,5 +8,6 @@ struct StrataCommand: ParsableCommand {
         commandName: "strata",
         abstract: "Build, train, compare and compress transformer variants on the CPU.",
         version: StrataVersion.current,
-        subcommands: [TrainCommand.self, BenchCommand.self])
+        subcommands: [TrainCommand.self, EvalCommand.self, SampleCommand.self, CompareCommand.self, ReportCommand.self,
+                      RunsCommand.self, TokenizerCommand.self, CatalogCommand.self, ConvertCommand.self, BenchCommand.self])
 }

@@ -1,0 +1,132 @@
+import ArgumentParser
+import Foundation
+import Strata
+
+/// `strata runs …`: list, inspect and delete runs in the store.
+struct RunsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "runs", abstract: "List, show and remove runs.",
+        subcommands: [RunsList.self, RunsShow.self, RunsRemove.self], defaultSubcommand: RunsList.self)
+}
+
+/// `yyyy-MM-dd HH:mm` in UTC, independent of locale.
+func utcTimestamp(_ date: Date) -> String {
+    let formatter = DateFormatter()
+    formatter.locale = Locale(identifier: "en_US_POSIX")
+    formatter.timeZone = TimeZone(identifier: "UTC")
+    formatter.dateFormat = "yyyy-MM-dd HH:mm"
+    return formatter.string(from: date)
+}
+
+/// `strata runs list`: the most recent runs, one line each.
+struct RunsList: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "List the most recent runs.")
+    @Option(help: "Show at most N runs.")
+    var limit = 20
+    @OptionGroup var store: StoreOptions
+
+    func validate() throws {
+        if limit < 1 { throw ValidationError("--limit must be at least 1 (got \(limit))") }
+    }
+
+    func run() throws {
+        let s = try store.open()
+        let runs = try s.runs(limit: limit)
+        guard !runs.isEmpty else { print("no runs in \(s.root.path)"); return }
+        var table = TextTable(headers: ["id", "kind", "status", "params", "steps", "val bpb", "tok/s", "created (UTC)"])
+        for r in runs {
+            let n = r.summaryNumbers
+            table.addRow([r.id, r.kind.rawValue, r.status.rawValue,
+                          r.kind == .compare ? "" : TerminalFormat.grouped(r.parameterCount),
+                          n["steps"].map { TerminalFormat.grouped(Int($0)) } ?? "",
+                          n["val_bpb"].map { TerminalFormat.fixed($0, 4) } ?? "",
+                          n["tokens_per_s"].map { TerminalFormat.grouped(Int($0.rounded())) } ?? "",
+                          utcTimestamp(r.createdAt)])
+        }
+        print(table.render(), terminator: "")
+    }
+}
+
+/// `strata runs show`: one run in full — spec summary, config, evaluations, final probes (or members of a comparison).
+struct RunsShow: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "show", abstract: "Show one run: spec, config, evaluations, probes.")
+    @Argument(help: ArgumentHelp("Run id or unique prefix.", valueName: "run"))
+    var target: String
+    @OptionGroup var store: StoreOptions
+
+    func run() throws {
+        let s = try store.open()
+        let r = try s.run(id: target)
+        print("run        \(r.id) (\(r.kind.rawValue), \(r.status.rawValue))")
+        print("name       \(r.name)")
+        print("created    \(utcTimestamp(r.createdAt)) UTC, updated \(utcTimestamp(r.updatedAt)) UTC")
+        print("directory  \(r.directory.path)")
+        if r.kind != .compare {
+            print("parameters \(TerminalFormat.grouped(r.parameterCount)), seed \(r.seed), \(r.threads) threads")
+            print("spec       \(ReportRun.summarize(specJSON: r.specJSON, limit: 400))")
+        }
+        print("config\n" + r.configJSON.split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
+        if r.kind == .compare { try showMembers(r, store: s) } else { try showEvaluations(r, store: s) }
+    }
+
+    private func showEvaluations(_ r: RunRecord, store s: RunStore) throws {
+        if let summary = r.summaryJSON { print("summary    \(summary)") }
+        let evaluations = try s.evaluations(runID: r.id)
+        if evaluations.isEmpty { print("\nno evaluations"); return }
+        var table = TextTable(headers: ["step", "split", "loss", "bpb", "tokens", "elapsed"])
+        for e in evaluations {
+            table.addRow(["\(e.step)", e.split, TerminalFormat.fixed(e.loss, 4), e.bpb.map { TerminalFormat.fixed($0, 4) } ?? "--",
+                          TerminalFormat.grouped(e.tokensSeen), TerminalFormat.duration(e.elapsedSeconds)])
+        }
+        print("\nevaluations\n" + table.render(), terminator: "")
+        let probes = try s.probes(runID: r.id)
+        guard let last = probes.map(\.step).max() else { return }
+        // Per-head entropies (attention_entropy.hN) would make the table unreadably wide; their mean is shown.
+        let final = probes.filter { $0.step == last && !$0.name.contains(".") }
+        let names = Array(Set(final.map(\.name))).sorted()
+        var probeTable = TextTable(headers: ["layer"] + names)
+        for layer in Array(Set(final.map(\.layer))).sorted() {
+            probeTable.addRow(["\(layer)"] + names.map { name in
+                final.first { $0.layer == layer && $0.name == name }.map { TerminalFormat.fixed($0.value, 4) } ?? ""
+            })
+        }
+        print("\nprobes at step \(last)\n" + probeTable.render(), terminator: "")
+    }
+
+    private func showMembers(_ r: RunRecord, store s: RunStore) throws {
+        let members = try s.comparison(compareID: r.id)
+        var table = TextTable(headers: ["label", "seed", "run", "status", "val bpb"])
+        for m in members {
+            let member = try? s.run(id: m.runID)
+            table.addRow([m.label, "\(m.seed)", m.runID, member?.status.rawValue ?? "removed",
+                          member?.summaryNumbers["val_bpb"].map { TerminalFormat.fixed($0, 4) } ?? "--"])
+        }
+        print("\nmembers\n" + table.render(), terminator: "")
+    }
+}
+
+/// `strata runs rm`: deletes runs (rows and directories) without asking.
+struct RunsRemove: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "rm", abstract: "Remove runs (rows and directories); asks no questions.")
+    @Argument(help: "Run ids or unique prefixes.")
+    var ids: [String]
+    @OptionGroup var store: StoreOptions
+
+    func validate() throws {
+        if ids.isEmpty { throw ValidationError("give at least one run id to remove") }
+    }
+
+    func run() throws {
+        let s = try store.open()
+        // Resolve every id first, so a typo in the last one removes nothing.
+        var records: [RunRecord] = []
+        for id in ids {
+            let r = try s.run(id: id)
+            if !records.contains(where: { $0.id == r.id }) { records.append(r) }
+        }
+        for r in records {
+            try s.remove(runID: r.id)
+            print("removed \(r.id) (\(r.kind.rawValue), \(r.directory.path))")
+        }
+    }
+}
