@@ -4,6 +4,7 @@ import StrataCore
 import StrataKernels
 import StrataNN
 import StrataModels
+import StrataIO
 
 /// Every registered variant through the same checks (see `Conformance`).
 final class ConformanceTests: XCTestCase {
@@ -136,11 +137,16 @@ final class ConformanceTests: XCTestCase {
         }
     }
 
-    func testStateDictRoundTripGivesIdenticalLogits() throws {
-        for c in Conformance.allCases() {
+    func testSafetensorsSaveAndLoadGiveIdenticalLogits() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("strata-conformance-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        for (n, c) in Conformance.allCases().enumerated() {
             guard let a = build(c, seed: 1), let b = build(c, seed: 2) else { continue }
             a.train(false); b.train(false)
-            try b.load(stateDict: Dictionary(uniqueKeysWithValues: a.stateDict()))
+            let file = directory.appendingPathComponent("case\(n).safetensors")
+            try a.saveSafeTensors(to: file, metadata: ["spec": c.spec.json.jsonText(pretty: false)])
+            try b.loadSafeTensors(from: file)
             let ids = Conformance.tokens(batch * length, vocab: c.spec.vocabSize, seed: 6)
             XCTAssertEqual(withNoGrad { a.logits(ids, batch: batch, length: length) }.scalars,
                            withNoGrad { b.logits(ids, batch: batch, length: length) }.scalars, "\(c)")
