@@ -129,3 +129,23 @@ final class PositionalTests: XCTestCase {
         XCTAssertLessThan(AttnKit.maxDiff(h.indexSelect(axis: 1, perm.map(Int32.init)), hp), 1e-5)
     }
 }
+
+/// The fused rotary op against its composed twin, values and gradients, full and partial rotation.
+final class FusedRotaryTests: XCTestCase {
+    func testFusedRotaryMatchesComposed() throws {
+        for fraction in [1.0, 0.5] {
+            var s = ModelSpec()
+            s.dim = 24; s.heads = 2; s.contextLength = 40
+            s.positional = ComponentSpec("rope", ["fraction": .number(fraction)])
+            let rope = try XCTUnwrap(TransformerModel(spec: s, seed: 0).positional as? RotaryPositions)
+            var rng = RNG(seed: 9)
+            let x = rng.normal([2, 3, 7, 12])
+            let a = x.requiringGrad(), b = x.requiringGrad()
+            let ya = rope.rotate(a, offset: 5), yb = rope.rotateComposed(b, offset: 5)
+            let r = rng.normal(ya.shape)
+            ya.backward(r); yb.backward(r)
+            for (u, v) in zip(ya.scalars, yb.scalars) { XCTAssertEqual(u, v, accuracy: 1e-5) }
+            for (u, v) in zip(a.grad!.scalars, b.grad!.scalars) { XCTAssertEqual(u, v, accuracy: 1e-5) }
+        }
+    }
+}

@@ -211,10 +211,11 @@ public final class Trainer {
                 lossSum += stepLoss; lossCount += 1; intervalTokens += tokensPerStep
                 lossHistory.append(stepLoss)
                 if let budget = config.timeBudget, config.steps == nil {
-                    // Plan from the speed after a few steps, then refine twice while still warming up (the cosine
-                    // phase depends on the total, so the plan is frozen before the warmup ends).
+                    // A time budget: the planned total is re-estimated after every step from the speed so far
+                    // (measured from step 3, past one-time start-up costs; evaluations included), so the schedule
+                    // tracks the clock and the run ends on time even when the machine's load changes.
                     if step == 3 { planStart = (step, elapsed()) }
-                    if step == 3 || ((step == 20 || step == 60) && step < warmupSteps) {
+                    if step >= 3 {
                         plannedSteps = plan(budget: budget, elapsed: elapsed())
                         progress?.total = plannedSteps!
                     }
@@ -240,7 +241,7 @@ public final class Trainer {
                     try evaluate()
                     try checkpoint()
                 }
-                if let budget = config.timeBudget, elapsed() > budget * 1.1 {
+                if let budget = config.timeBudget, config.steps == nil, elapsed() > budget * 1.02 {
                     progress?.note("time budget exceeded; stopping at step \(step)")
                     break
                 }
@@ -264,22 +265,14 @@ public final class Trainer {
 
     private var planStart: (step: Int, elapsed: Double) = (0, 0)
 
-    private var warmupSteps: Int {
-        switch config.schedule {
-        case .cosine(let w, _), .wsd(let w, _, _): w
-        case .constant: 0
-        }
-    }
-
-    /// Steps that fit the budget, counting evaluations (a forward is about a third of a training step). The
-    /// speed is measured from step 3 on, so one-time start-up costs do not shrink the plan.
+    /// Steps that fit the budget at the speed measured since step 3 (evaluations included in that speed),
+    /// keeping back the time of the final evaluation (a forward is about a third of a training step).
     private func plan(budget: Double, elapsed: Double) -> Int {
         let measured = step - planStart.step
-        let perStep = measured > 0 ? (elapsed - planStart.elapsed) / Double(measured) : elapsed / Double(step)
-        let perEval = perStep * Double(config.evalBatches) / Double(3 * config.accumulation)
-        let remaining = budget - elapsed - perEval
-        let evalShare = perEval / Double(config.evalEvery)
-        return max(step + 1, step + Int(remaining / (perStep + evalShare)))
+        let perStep = measured > 0 ? (elapsed - planStart.elapsed) / Double(measured) : elapsed / Double(max(step, 1))
+        let finalEval = perStep * Double(config.evalBatches) / Double(3 * config.accumulation)
+        let remaining = budget - elapsed - finalEval
+        return max(step + 1, step + Int(remaining / max(perStep, 1e-9)))
     }
 
     /// Mean validation loss (nats per token) and bits per byte over the evaluation batches.

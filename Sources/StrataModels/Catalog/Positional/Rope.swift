@@ -86,8 +86,18 @@ public final class RotaryPositions: Module, Component, PositionalScheme {
         return (Tensor(c, shape: [t, pairs, 1]), Tensor(s, shape: [t, pairs, 1]))
     }
 
-    /// q or k [B, H, T, D] at positions offset..<offset+T → rotated (composed ops, so gradients are exact).
+    /// q or k [B, H, T, D] at positions offset..<offset+T → rotated, with the fused op.
     public func rotate(_ x: Tensor, offset: Int) -> Tensor {
+        guard x.rank == 4 else { shapeError("rope", "rotate expects [B, H, T, D], got \(x.shape)") }
+        let (t, d) = (x.shape[2], x.shape[3])
+        let pairs = RotaryPositions.rotatedPairs(headDim: d, fraction: fraction)
+        guard pairs > 0 else { return x }
+        let (cos, sin) = tables(offset: offset, count: t, headDim: d, pairs: pairs)
+        return x.rotaryEmbedding(cos: cos.reshaped([t, pairs]), sin: sin.reshaped([t, pairs]))
+    }
+
+    /// The composed form of `rotate` (slices, products, concat): the fused op's reference twin.
+    public func rotateComposed(_ x: Tensor, offset: Int) -> Tensor {
         guard x.rank == 4 else { shapeError("rope", "rotate expects [B, H, T, D], got \(x.shape)") }
         let (b, h, t, d) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let pairs = RotaryPositions.rotatedPairs(headDim: d, fraction: fraction)
