@@ -67,7 +67,7 @@ public struct TrainedModel {
         if let batches, batches < 1 { throw TrainingSetupError("--batches must be at least 1 (got \(batches))") }
         let path = data ?? config.data
         let dataset = try Trainer.loadData(path, tokenizer: tokenizer)
-        let (_, validation) = try dataset.split(validationFraction: config.validationFraction)
+        let (_, validation) = try dataset.trainingSplit(validationFraction: config.validationFraction, context: checkpoint.spec.contextLength)
         let set = try EvaluationBatches(split: validation, batchSize: config.batchSize, context: checkpoint.spec.contextLength,
                                         maxBatches: batches ?? config.evalBatches)
         let bytes = set.targetByteCount(using: tokenizer)

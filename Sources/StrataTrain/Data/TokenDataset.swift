@@ -171,3 +171,13 @@ public struct TokenSplit: Sendable {
 func shapeIndexError(_ i: Int, _ count: Int) -> Never {
     shapeError("TokenDataset", "token index \(i) is outside 0..<\(count)")
 }
+
+extension TokenDataset {
+    /// The train/validation split every command uses: blocks of 4096 tokens, or smaller ones for a small corpus,
+    /// so that validation still gets two blocks and every block holds a few windows of `context + 1` tokens.
+    public func trainingSplit(validationFraction: Double, context: Int) throws -> (train: TokenSplit, validation: TokenSplit) {
+        let every = max(2, Int((1 / validationFraction).rounded()))
+        let blockSize = min(4096, max(2 * (context + 1), count / (2 * every)))
+        return try split(validationFraction: validationFraction, blockSize: blockSize)
+    }
+}

@@ -70,7 +70,7 @@ public final class Trainer {
             throw TrainingSetupError("the tokenizer has \(tokenizer.vocabSize) tokens but the spec's vocab_size is \(spec.vocabSize); use --set vocab_size=\(tokenizer.vocabSize)")
         }
         let dataset = try Trainer.loadData(config.data, tokenizer: tokenizer)
-        (train, validation) = try dataset.split(validationFraction: config.validationFraction)
+        (train, validation) = try dataset.trainingSplit(validationFraction: config.validationFraction, context: spec.contextLength)
         model = try TransformerModel(spec: spec, seed: config.seed)
         optimizer = Trainer.makeOptimizer(config, model: model)
         sampler = try BatchSampler(split: train, batchSize: config.batchSize, context: spec.contextLength,

@@ -1,0 +1,70 @@
+import Foundation
+import XCTest
+
+/// End-to-end runs of the `strata` executable (built next to the test bundle by `swift test`): train a tiny
+/// model, evaluate it, sample from it, convert it with the Pre-LN equivalence transform, list the runs.
+final class CommandLineTests: XCTestCase {
+    private func strata() throws -> URL {
+        // The test runner is `.build/<triple>/release/StrataPackageTests.xctest` (Linux) or a bundle inside that
+        // folder (macOS); the executable sits in the same folder.
+        let runner = URL(fileURLWithPath: ProcessInfo.processInfo.arguments[0]).standardizedFileURL
+        var dir = runner.deletingLastPathComponent()
+        for _ in 0..<4 {
+            let candidate = dir.appendingPathComponent("strata")
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+            dir = dir.deletingLastPathComponent()
+        }
+        XCTFail("the strata executable was not found next to the test bundle; run `swift build -c release` first")
+        throw CocoaError(.fileNoSuchFile)
+    }
+
+    @discardableResult
+    private func run(_ arguments: [String], in directory: URL, expect status: Int32 = 0) throws -> String {
+        let process = Process()
+        process.executableURL = try strata()
+        process.arguments = arguments
+        process.currentDirectoryURL = directory
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let output = out.fileHandleForReading.readDataToEndOfFile()
+        let errors = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let text = String(decoding: output, as: UTF8.self), errText = String(decoding: errors, as: UTF8.self)
+        XCTAssertEqual(process.terminationStatus, status, "strata \(arguments.joined(separator: " ")):\n\(text)\n\(errText)")
+        return text + errText
+    }
+
+    func testTrainEvalSampleConvertAndListRuns() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("strata-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let corpus = String(repeating: "In the beginning God created the heaven and the earth.\n", count: 400)
+        try corpus.write(to: dir.appendingPathComponent("corpus.txt"), atomically: true, encoding: .utf8)
+        let spec = #"{"name": "tiny", "dim": 32, "layers": 2, "heads": 2, "context_length": 32, "block": {"norm": "layer_norm"}}"#
+        try spec.write(to: dir.appendingPathComponent("tiny.json"), atomically: true, encoding: .utf8)
+
+        let trained = try run(["train", "tiny.json", "--data", "corpus.txt", "--steps", "6", "--batch", "2",
+                               "--eval-every", "3", "--eval-batches", "1", "--runs", "runs", "--json"], in: dir)
+        let json = try XCTUnwrap(trained.split(separator: "\n").first { $0.hasPrefix("{") })
+        let outcome = try JSONSerialization.jsonObject(with: Data(json.utf8)) as! [String: Any]
+        let runID = try XCTUnwrap(outcome["run_id"] as? String)
+        XCTAssertEqual(outcome["steps"] as? Int, 6)
+
+        let evaluated = try run(["eval", runID, "--runs", "runs", "--json"], in: dir)
+        XCTAssertTrue(evaluated.contains("\"val_bpb\""), evaluated)
+        let sampled = try run(["sample", runID, "--runs", "runs", "--tokens", "20", "--greedy"], in: dir)
+        XCTAssertFalse(sampled.isEmpty)
+        let converted = try run(["convert", runID, "--to", "crms_norm", "--out", "crms.safetensors", "--runs", "runs"], in: dir)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir.appendingPathComponent("crms.safetensors").path), converted)
+        let reevaluated = try run(["eval", "crms.safetensors", "--data", "corpus.txt", "--json"], in: dir)
+        XCTAssertTrue(reevaluated.contains("\"val_bpb\""), reevaluated)
+        let listed = try run(["runs", "list", "--runs", "runs"], in: dir)
+        XCTAssertTrue(listed.contains(runID), listed)
+
+        // Bad input: a clear error naming the key, and a failing exit status.
+        let bad = try run(["train", "tiny.json", "--set", "block.norm=rms_nrm", "--steps", "1", "--runs", "runs"], in: dir, expect: 1)
+        XCTAssertTrue(bad.contains("block.norm.id: unknown norm \"rms_nrm\""), bad)
+    }
+}
