@@ -15,7 +15,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     public var optimizer = "adamw"
     /// Peak learning rate (for `muon`, the AdamW group's; matrices use `muonLearningRate`). The default suits the
     /// CPU-sized models Strata trains (the main job); bench-char parity runs pass 3e-4 as nanoGPT does.
-    public var learningRate: Float = 2e-3
+    public var learningRate: Float = 3e-3
     /// Learning rate of Muon's orthogonalized matrix updates.
     public var muonLearningRate: Float = 0.02
     public var beta1: Float = 0.9
