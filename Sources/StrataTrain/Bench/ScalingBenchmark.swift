@@ -21,6 +21,13 @@ public struct ScalingPoint: Codable, Sendable {
     /// Bytes of decoding state after T tokens (KV cache, or recurrent state and conv tails).
     public var stateBytes: Int
 
+    /// Memberwise initializer.
+    public init(mixer: String, length: Int, trainSeconds: Double, trainTokensPerS: Double, trainPeakMB: Double,
+                decodeTokensPerS: Double, stateBytes: Int) {
+        self.mixer = mixer; self.length = length; self.trainSeconds = trainSeconds; self.trainTokensPerS = trainTokensPerS
+        self.trainPeakMB = trainPeakMB; self.decodeTokensPerS = decodeTokensPerS; self.stateBytes = stateBytes
+    }
+
     enum CodingKeys: String, CodingKey {
         case mixer, length, trainSeconds = "train_s", trainTokensPerS = "train_tokens_per_s"
         case trainPeakMB = "train_peak_mb", decodeTokensPerS = "decode_tokens_per_s", stateBytes = "state_bytes"
