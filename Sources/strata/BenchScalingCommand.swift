@@ -44,7 +44,7 @@ struct BenchScaling: ParsableCommand {
                     let encoder = JSONEncoder()
                     encoder.outputFormatting = [.sortedKeys]
                     print(String(decoding: try encoder.encode(p), as: UTF8.self))
-                    fflush(stdout)
+                    fflush(nil)
                 } else {
                     FileHandle.standardError.write(Data("  \(id) T=\(t) done\n".utf8))
                 }

@@ -17,9 +17,9 @@ struct TasksList: ParsableCommand {
         for task in CapabilityTasks.all() {
             print("\(task.id) — \(task.summary)")
             print("  T \(task.length), vocab \(task.vocabSize)" + (task.chance > 0 ? String(format: ", chance %.3f", task.chance) : ""))
-            var table = TextTable(headers: ["  knob", "default", "meaning"], alignments: [.left, .left, .left])
-            for k in task.knobs { table.addRow(["  " + k.name, k.value, k.help]) }
-            print(table.render())
+            var table = TextTable(headers: ["knob", "default", "meaning"], alignments: [.left, .left, .left])
+            for k in task.knobs { table.addRow([k.name, k.value, k.help]) }
+            print(table.render().split(separator: "\n").map { "  " + $0 }.joined(separator: "\n") + "\n")
         }
     }
 }

@@ -145,8 +145,8 @@ public final class TaskRunner {
         }
         lengthTasks = extra
         var s = spec
-        s.vocabSize = max(task.vocabSize, 1)
-        s.contextLength = ([task.length] + extra.map(\.length)).max()!
+        s.vocabSize = max(task.vocabSize, 2)   // specs need V ≥ 2
+        s.contextLength = ([task.length] + extra.map { $0.length }).max()!
         self.task = task
         self.spec = s
         self.config = config
