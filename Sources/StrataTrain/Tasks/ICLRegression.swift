@@ -63,7 +63,7 @@ public struct ICLRegressionTask: CapabilityTask {
 }
 
 /// Closed-form baselines of in-context regression on one prompt.
-public enum LeastSquares {
+public enum OrdinaryLeastSquares {
     /// Ordinary least squares: ŵ = argmin Σ(y_i − wᵀx_i)², solved from the normal equations XᵀX w = Xᵀy by
     /// Gaussian elimination with partial pivoting, plus a 1e-6 ridge so an underdetermined prompt (N < d)
     /// gives the minimum-norm-like solution instead of failing. Returns ŵᵀx_q.

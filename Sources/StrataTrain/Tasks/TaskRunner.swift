@@ -278,7 +278,7 @@ public final class TaskRunner {
             let batch = task.batch(size: config.batchSize, rng: &rng)
             if let r = batch.regression {
                 lossSum += Double(withNoGrad { loss(batch) }.item)
-                olsSum += LeastSquares.meanSquaredError(r, batchSize: batch.batchSize, length: batch.length)
+                olsSum += OrdinaryLeastSquares.meanSquaredError(r, batchSize: batch.batchSize, length: batch.length)
                 zeroSum += Double(r.targets.map { $0 * $0 }.reduce(0, +)) / Double(batch.batchSize)
                 continue
             }
