@@ -243,29 +243,32 @@ public final class TaskRunner {
                                 accuracy: main.accuracy, sequenceAccuracy: main.sequenceAccuracy, testLoss: main.loss,
                                 finalTrainLoss: tail.reduce(0, +) / Double(max(tail.count, 1)),
                                 elapsedSeconds: BenchTimer.now() - start, evaluations: evaluations)
-        if let id = run?.id, let store {
-            let seen = config.steps * config.batchSize * task.length
-            for e in evaluations {
-                let suffix = e.length == task.length ? "" : "@\(e.length)"
-                try store.logEvaluation(runID: id, step: config.steps, split: "test" + suffix, loss: e.loss, bpb: nil,
-                                        tokensSeen: seen, elapsedSeconds: result.elapsedSeconds)
-                if let a = e.accuracy {
-                    // The evaluations table has no accuracy column: the error rate (lower is better, like a loss).
-                    try store.logEvaluation(runID: id, step: config.steps, split: "test_error" + suffix, loss: 1 - a, bpb: nil,
-                                            tokensSeen: seen, elapsedSeconds: result.elapsedSeconds)
-                }
-                if let ols = e.leastSquaresMSE {
-                    try store.logEvaluation(runID: id, step: config.steps, split: "least_squares" + suffix, loss: ols,
-                                            bpb: nil, tokensSeen: seen, elapsedSeconds: result.elapsedSeconds)
-                }
-            }
-            var metrics: [String: Double] = [:]
-            if let a = main.accuracy { metrics["accuracy"] = a }
-            if let s = main.sequenceAccuracy { metrics["sequence_accuracy"] = s }
-            if !metrics.isEmpty { try store.logMetrics(runID: id, step: config.steps, metrics) }
-            try store.finish(runID: id, status: .finished, summary: result)
-        }
+        if let id = run?.id, let store { try record(result, runID: id, in: store) }
         return result
+    }
+
+    /// Stores the evaluation rows, final metrics and summary of a finished run.
+    private func record(_ result: TaskResult, runID id: String, in store: RunStore) throws {
+        let seen = config.steps * config.batchSize * task.length
+        for e in result.evaluations {
+            let suffix = e.length == task.length ? "" : "@\(e.length)"
+            try store.logEvaluation(runID: id, step: config.steps, split: "test" + suffix, loss: e.loss, bpb: nil,
+                                    tokensSeen: seen, elapsedSeconds: result.elapsedSeconds)
+            if let a = e.accuracy {
+                // The evaluations table has no accuracy column: the error rate (lower is better, like a loss).
+                try store.logEvaluation(runID: id, step: config.steps, split: "test_error" + suffix, loss: 1 - a, bpb: nil,
+                                        tokensSeen: seen, elapsedSeconds: result.elapsedSeconds)
+            }
+            if let ols = e.leastSquaresMSE {
+                try store.logEvaluation(runID: id, step: config.steps, split: "least_squares" + suffix, loss: ols,
+                                        bpb: nil, tokensSeen: seen, elapsedSeconds: result.elapsedSeconds)
+            }
+        }
+        var metrics: [String: Double] = [:]
+        if let a = result.accuracy { metrics["accuracy"] = a }
+        if let s = result.sequenceAccuracy { metrics["sequence_accuracy"] = s }
+        if !metrics.isEmpty { try store.logMetrics(runID: id, step: config.steps, metrics) }
+        try store.finish(runID: id, status: .finished, summary: result)
     }
 
     /// Held-out accuracy (or MSE) of `task` over `config.evalBatches` fresh batches.
