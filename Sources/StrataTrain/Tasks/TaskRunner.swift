@@ -59,19 +59,27 @@ public struct TaskEvaluation: Codable, Sendable, Equatable {
 
 /// What a task run reports (also the run's stored summary; top-level numbers are those at the training length).
 public struct TaskResult: Codable, Sendable {
+    /// Stored run id (nil without a run store).
     public var runID: String?
+    /// Task id.
     public var task: String
+    /// Spec name.
     public var spec: String
+    /// Optimizer steps taken.
     public var steps: Int
+    /// Trainable scalars (with the regression path's embedding and read-out).
     public var parameters: Int
     /// Chance accuracy of a scored position.
     public var chance: Double
+    /// Per-position accuracy at the training length (token tasks).
     public var accuracy: Double?
+    /// Per-sequence accuracy at the training length (tasks with several scored positions).
     public var sequenceAccuracy: Double?
     /// Held-out loss at the training length (cross-entropy, or MSE for regression).
     public var testLoss: Double
     /// Mean training loss of the last up-to-10 steps.
     public var finalTrainLoss: Double
+    /// Wall-clock seconds of training and evaluation.
     public var elapsedSeconds: Double
     /// One entry per evaluated length, the training length first.
     public var evaluations: [TaskEvaluation]
@@ -112,9 +120,13 @@ final class VectorTaskModel: Module {
 /// `task` (metrics, evaluation rows `test` and `test_error` = 1 − accuracy, or `least_squares` for
 /// regression, and the `TaskResult` as its summary).
 public final class TaskRunner {
+    /// The task trained on.
     public let task: any CapabilityTask
+    /// The spec, with vocabulary and context set from the task.
     public let spec: ModelSpec
+    /// Budget and optimizer settings.
     public let config: TaskRunConfig
+    /// The model being trained (the body of the regression path for regression tasks).
     public let model: TransformerModel
     let vectorModel: VectorTaskModel?
     let store: RunStore?
