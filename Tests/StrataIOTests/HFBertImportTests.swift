@@ -101,10 +101,10 @@ final class HFBertImportTests: XCTestCase {
         XCTAssertEqual(encoder.model.spec.encoder.pooling, "mean")
         let fixtureURL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("Fixtures/minilm/fixture.json")
-        guard case .array(let items)? = try JSONValue.parse(Data(contentsOf: fixtureURL)).objectValue?["items"] else {
+        guard case .array(let items)? = try StrataModels.JSONValue.parse(Data(contentsOf: fixtureURL)).objectValue?["items"] else {
             return XCTFail("\(fixtureURL.path) has no items")
         }
-        func numbers(_ v: JSONValue?) -> [Double] {
+        func numbers(_ v: StrataModels.JSONValue?) -> [Double] {
             guard case .array(let a)? = v else { return [] }
             return a.map { if case .number(let n) = $0 { n } else { .nan } }
         }
@@ -124,9 +124,11 @@ final class HFBertImportTests: XCTestCase {
                 let got = out[row * encoder.dimension..<(row + 1) * encoder.dimension].map(Double.init)
                 let want = expected[i]
                 XCTAssertEqual(want.count, got.count)
-                let dot = zip(got, want).map { $0 * $1 }.reduce(0, +)
-                let cosine = dot / ((got.map { $0 * $0 }.reduce(0, +)).squareRoot() * (want.map { $0 * $0 }.reduce(0, +)).squareRoot())
-                let diff = zip(got, want).map { abs($0 - $1) }.max() ?? .infinity
+                let dot: Double = zip(got, want).map { $0 * $1 }.reduce(0, +)
+                let gotNorm: Double = got.map { $0 * $0 }.reduce(0, +).squareRoot()
+                let wantNorm: Double = want.map { $0 * $0 }.reduce(0, +).squareRoot()
+                let cosine: Double = dot / (gotNorm * wantNorm)
+                let diff: Double = zip(got, want).map { abs($0 - $1) }.max() ?? .infinity
                 worstCosine = min(worstCosine, cosine)
                 worstDiff = max(worstDiff, diff)
                 XCTAssertGreaterThanOrEqual(cosine, 0.99999, "item \(i) cosine")
