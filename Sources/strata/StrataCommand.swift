@@ -9,5 +9,6 @@ struct StrataCommand: ParsableCommand {
         abstract: "Build, train, compare and compress transformer variants on the CPU.",
         version: StrataVersion.current,
         subcommands: [TrainCommand.self, EvalCommand.self, SampleCommand.self, CompareCommand.self, ReportCommand.self,
-                      RunsCommand.self, TokenizerCommand.self, CatalogCommand.self, ConvertCommand.self, BenchCommand.self])
+                      RunsCommand.self, TokenizerCommand.self, CatalogCommand.self, ConvertCommand.self, BenchCommand.self,
+                      EmbedCommand.self, SimilarityCommand.self])
 }

@@ -86,6 +86,33 @@ final class WordPieceTests: XCTestCase {
         }
         XCTAssertEqual(mismatches, 0)
     }
+
+    /// Text → embedding end to end (tokenizer, length-sorted padded batches, model) against the fixture.
+    func testSentenceEmbedderMatchesFixtureFromText() throws {
+        let embedder = try SentenceEmbedder.load(directory: try miniLMDirectory())
+        let fixture = try JSONValue.parse(Data(contentsOf: miniLMFixtureURL))
+        guard case .array(let items)? = fixture.objectValue?["items"] else { return XCTFail("fixture has no items") }
+        let texts = items.compactMap { $0.objectValue?["text"]?.stringValue }
+        let vectors = embedder.embed(texts, batchSize: 5)
+        for (item, got) in zip(items, vectors) {
+            guard case .array(let want)? = item.objectValue?["embedding"] else { return XCTFail("item without embedding") }
+            let w = want.map { v -> Float in if case .number(let n) = v { Float(n) } else { .nan } }
+            XCTAssertGreaterThanOrEqual(SentenceEmbedder.cosine(got, w), 0.99999)
+            XCTAssertLessThanOrEqual(zip(got, w).map { abs($0 - $1) }.max() ?? 1, 1e-4)
+        }
+    }
+
+    func testNpyHeaderIsAlignedAndHoldsTheShape() {
+        let data = SentenceEmbedder.npy([[1, 2, 3], [4, 5, 6]])
+        XCTAssertEqual(Array(data.prefix(8)), [0x93] + Array("NUMPY".utf8) + [1, 0])
+        let headerLength = Int(data[8]) | Int(data[9]) << 8
+        XCTAssertEqual((10 + headerLength) % 64, 0)
+        let header = String(decoding: data[10..<10 + headerLength], as: UTF8.self)
+        XCTAssertTrue(header.contains("'shape': (2, 3)") && header.hasSuffix("\n"), header)
+        XCTAssertEqual(data.count, 10 + headerLength + 6 * 4)
+        let last = data.suffix(4).withUnsafeBytes { Float(bitPattern: UInt32(littleEndian: $0.loadUnaligned(as: UInt32.self))) }
+        XCTAssertEqual(last, 6)
+    }
 }
 
 /// Tests/Fixtures/minilm/fixture.json.
