@@ -46,7 +46,7 @@ public struct HFBertConfig: Equatable, Sendable {
             throw HFImportError(file: file, key: "", "cannot read as JSON: \(error.localizedDescription)")
         }
         let modelType = root["model_type"]?.stringValue ?? "missing"
-        guard ["bert", "roberta", "xlm-roberta"].contains(modelType) || modelType == "missing" else {
+        guard modelType == "bert" || modelType == "missing" else {
             throw HFImportError(file: file, key: "model_type", "\"\(modelType)\" is not a BERT-family encoder; expected \"bert\"")
         }
         func int(_ key: String, _ fallback: Int? = nil) throws -> Int {

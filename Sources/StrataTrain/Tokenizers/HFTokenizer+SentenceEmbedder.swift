@@ -12,8 +12,12 @@ public struct SentenceEmbedder {
 
     /// Loads the tokenizer and the model from `directory`.
     public static func load(directory: URL) throws -> SentenceEmbedder {
-        SentenceEmbedder(tokenizer: try HFTokenizer.loadWordPiece(directory: directory),
-                         encoder: try HFSentenceEncoder.load(directory: directory))
+        var tokenizer = try HFTokenizer.loadWordPiece(directory: directory)
+        let encoder = try HFSentenceEncoder.load(directory: directory)
+        // Learned positions end at context_length: longer inputs are cut there rather than rejected.
+        let context = encoder.model.spec.contextLength
+        tokenizer.maxLength = min(tokenizer.maxLength ?? context, context)
+        return SentenceEmbedder(tokenizer: tokenizer, encoder: encoder)
     }
 
     /// Embedding width C.
