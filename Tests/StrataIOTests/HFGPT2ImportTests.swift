@@ -45,4 +45,31 @@ final class HFGPT2ImportTests: XCTestCase {
             XCTAssertTrue("\($0)".contains("missing tensors: h.1.mlp.c_fc.bias"), "\($0)")
         }
     }
+
+    /// A GPT-2-shaped Strata decoder written as an HF directory and read back gives the same logits; other
+    /// specs are refused with the reasons.
+    func testExportImportRoundTrip() throws {
+        var spec = ModelSpec()
+        spec.vocabSize = 23
+        spec.contextLength = 8
+        spec.dim = 12
+        spec.layers = 2
+        spec.heads = 3
+        spec.block.tokenMixer = ComponentSpec("softmax_attention", ["bias": .bool(true)])
+        spec.block.channelMixer = ComponentSpec("mlp", ["bias": .bool(true), "activation": .string("gelu_tanh")])
+        let model = try TransformerModel(spec: spec, seed: 3)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("gpt2-rt-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try HFGPT2Export.save(model, to: dir)
+        let back = try HFGPT2Import.load(directory: dir)
+        let ids: [Int32] = [1, 5, 22, 0, 7, 7]
+        let a = withNoGrad { model.logits(ids, batch: 1, length: 6) }.scalars
+        let b = withNoGrad { back.logits(ids, batch: 1, length: 6) }.scalars
+        XCTAssertEqual(a, b)
+        var rms = spec
+        rms.block.norm = "rms_norm"
+        rms.positional = "rope"
+        let reasons = HFGPT2Export.incompatibilities(rms)
+        XCTAssertTrue(reasons.contains { $0.contains("block.norm: rms_norm") } && reasons.contains { $0.contains("positional: rope") }, "\(reasons)")
+    }
 }
