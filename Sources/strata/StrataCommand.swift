@@ -10,5 +10,5 @@ struct StrataCommand: ParsableCommand {
         version: StrataVersion.current,
         subcommands: [TrainCommand.self, EvalCommand.self, SampleCommand.self, CompareCommand.self, ReportCommand.self,
                       RunsCommand.self, TokenizerCommand.self, CatalogCommand.self, ConvertCommand.self, BenchCommand.self,
-                      TasksCommand.self])
+                      TasksCommand.self, EmbedCommand.self, SimilarityCommand.self])
 }

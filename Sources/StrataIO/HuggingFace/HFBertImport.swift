@@ -1,0 +1,121 @@
+import Foundation
+import StrataCore
+import StrataModels
+import StrataNN
+
+/// One Strata parameter and the Hugging Face tensors it is built from.
+public struct HFTensorMapping: Equatable, Sendable {
+    /// How the source tensors become the Strata tensor.
+    public enum Combine: Equatable, Sendable {
+        /// The single source tensor as is.
+        case copy
+        /// Sources stacked along rows (q, k, v → the fused qkv projection [3·C, C] or bias [3·C]).
+        case concatRows
+        /// position_embeddings [P, C] + token_type_embeddings[0]: exact for single-segment input (every
+        /// token type 0, as sentence-transformers feeds), so no token-type table is needed.
+        case addFirstRowOfSecond
+    }
+
+    /// Strata state-dict name.
+    public var strata: String
+    /// Hugging Face tensor names (without a `bert.` prefix), in order.
+    public var sources: [String]
+    /// The combination rule.
+    public var combine: Combine
+}
+
+/// Imports BERT-family encoders (config.json + model.safetensors) into a `TransformerModel` through one name table.
+public enum HFBertImport {
+    /// HF tensors that are known and deliberately not imported: buffers and the unused NSP/pooler head.
+    public static func isIgnored(_ name: String) -> Bool {
+        name == "embeddings.position_ids" || name == "embeddings.token_type_ids" || name.hasPrefix("pooler.")
+            || name.hasPrefix("cls.")
+    }
+
+    /// The name table for `layers` blocks: every Strata parameter of the encoder and its HF sources.
+    public static func nameTable(layers: Int) -> [HFTensorMapping] {
+        var table: [HFTensorMapping] = [
+            .init(strata: "tokenEmbedding.weight", sources: ["embeddings.word_embeddings.weight"], combine: .copy),
+            .init(strata: "positional.weight",
+                  sources: ["embeddings.position_embeddings.weight", "embeddings.token_type_embeddings.weight"],
+                  combine: .addFirstRowOfSecond),
+            .init(strata: "embeddingNorm.weight", sources: ["embeddings.LayerNorm.weight"], combine: .copy),
+            .init(strata: "embeddingNorm.bias", sources: ["embeddings.LayerNorm.bias"], combine: .copy),
+        ]
+        for i in 0..<layers {
+            let hf = "encoder.layer.\(i).", st = "blocks.\(i)."
+            for p in ["weight", "bias"] {
+                table += [
+                    .init(strata: st + "mixer.qkv.\(p)", sources: ["query", "key", "value"].map { hf + "attention.self.\($0).\(p)" },
+                          combine: .concatRows),
+                    .init(strata: st + "mixer.out.\(p)", sources: [hf + "attention.output.dense.\(p)"], combine: .copy),
+                    .init(strata: st + "mixerSite.inputNorm.\(p)", sources: [hf + "attention.output.LayerNorm.\(p)"], combine: .copy),
+                    .init(strata: st + "channel.up.\(p)", sources: [hf + "intermediate.dense.\(p)"], combine: .copy),
+                    .init(strata: st + "channel.down.\(p)", sources: [hf + "output.dense.\(p)"], combine: .copy),
+                    .init(strata: st + "channelSite.inputNorm.\(p)", sources: [hf + "output.LayerNorm.\(p)"], combine: .copy),
+                ]
+            }
+        }
+        return table
+    }
+
+    /// Loads `config.json` and `model.safetensors` from `directory`.
+    public static func load(directory: URL) throws -> TransformerModel {
+        let config = try HFBertConfig.load(from: directory.appendingPathComponent("config.json"))
+        let weights = directory.appendingPathComponent("model.safetensors")
+        guard FileManager.default.fileExists(atPath: weights.path) else {
+            throw HFImportError(file: weights.path, key: "", "missing: the model directory needs model.safetensors (PyTorch .bin files are not read)")
+        }
+        return try load(config: config, spec: config.spec, weights: SafeTensorsFile(url: weights))
+    }
+
+    /// Builds `spec` and fills it from `weights` through the name table; every missing or unexpected HF tensor and
+    /// every shape mismatch is reported at once.
+    public static func load(config: HFBertConfig, spec: ModelSpec, weights: SafeTensorsFile) throws -> TransformerModel {
+        let file = weights.url.path
+        let model = try TransformerModel(spec: spec)
+        let expected = Dictionary(model.stateDict().map { ($0.0, $0.1.shape) }, uniquingKeysWith: { a, _ in a })
+        // Checkpoints saved from BertForX carry a "bert." prefix; strip it once so the table stays prefix-free.
+        var byName: [String: String] = [:]
+        for n in weights.names { byName[n.hasPrefix("bert.") ? String(n.dropFirst(5)) : n] = n }
+        let table = nameTable(layers: config.layers)
+        let used = Set(table.flatMap(\.sources))
+        var problems: [String] = []
+        let missing = table.flatMap(\.sources).filter { byName[$0] == nil }
+        if !missing.isEmpty { problems.append("missing tensors: \(missing.joined(separator: ", "))") }
+        let unexpected = byName.keys.filter { !used.contains($0) && !isIgnored($0) }.sorted()
+        if !unexpected.isEmpty {
+            problems.append("unexpected tensors (not in the BERT name table): \(unexpected.joined(separator: ", "))")
+        }
+        guard problems.isEmpty else { throw HFImportError(file: file, key: "", problems.joined(separator: "; ")) }
+        var state: [String: Tensor] = [:]
+        for m in table {
+            let sources = try m.sources.map { try weights.tensor(byName[$0]!) }
+            let value: Tensor
+            switch m.combine {
+            case .copy: value = sources[0]
+            case .concatRows: value = Tensor.concat(sources, axis: 0)
+            case .addFirstRowOfSecond:
+                guard sources[1].rank == 2, sources[0].rank == 2, sources[1].shape[1] == sources[0].shape[1] else {
+                    problems.append("\(m.sources[1]) has shape \(sources[1].shape), expected [types, \(sources[0].shape.last ?? 0)]")
+                    continue
+                }
+                value = sources[0] + sources[1].slice(axis: 0, 0..<1)
+            }
+            guard let shape = expected[m.strata] else {
+                problems.append("\(m.strata) (from \(m.sources.joined(separator: " + "))) is not a parameter of the built model")
+                continue
+            }
+            if value.shape != shape {
+                let found = m.sources.map { "\($0) \(try! weights.info(byName[$0]!).shape)" }.joined(separator: ", ")
+                problems.append("\(found) give \(m.strata) shape \(value.shape), expected \(shape) (config.json disagrees with the weights?)")
+                continue
+            }
+            state[m.strata] = value
+        }
+        guard problems.isEmpty else { throw HFImportError(file: file, key: "", problems.joined(separator: "; ")) }
+        try model.load(stateDict: state, strict: true)
+        model.train(false)
+        return model
+    }
+}
