@@ -42,6 +42,8 @@ def train_torch_budget(name, layers, dim, heads, lr, args, tokens, splits) -> di
     """Trains one config for args.time seconds; returns steps, tokens/s and validation loss / bpb."""
     import torch
     import torch.nn.functional as F
+    torch.set_num_threads(tc.pick_torch_threads(args.torch_threads, layers=layers, dim=dim, heads=heads,
+                                                context=args.context, batch=args.batch))
     train_segments, val_segments = splits
     sampler = tc.StrataBatchSampler(tokens, train_segments, args.batch, args.context, args.seed + 1)
     evals = tc.evaluation_batches(tokens, val_segments, args.batch, args.context, args.eval_batches)
@@ -89,7 +91,9 @@ def main():
     ap.add_argument("--warmup", type=int, default=100)
     ap.add_argument("--eval-batches", type=int, default=16, help="validation batches of --batch windows")
     ap.add_argument("--seed", type=int, default=1337)
-    ap.add_argument("--threads", type=int, default=os.cpu_count(), help="threads for both sides")
+    ap.add_argument("--threads", type=int, default=os.cpu_count(), help="Strata threads (default: all cores)")
+    ap.add_argument("--torch-threads", default="auto",
+                    help="PyTorch threads: N, or auto (probe 1 vs all cores before each config, outside the budget)")
     ap.add_argument("--strata", default=os.path.join(tc.repo_root(), ".build", "release", "strata"))
     ap.add_argument("--strata-spec", default="configs/default.json",
                     help="spec for `strata train --time` (default configs/default.json, the 4x128x4 preset)")
@@ -104,8 +108,6 @@ def main():
     if not args.no_strata:
         tc.check_strata(args.strata)
 
-    import torch
-    torch.set_num_threads(args.threads)
     tokens = tc.load_bytes(os.path.join(tc.repo_root(), "data", "kjv.txt"))
     splits = tc.split_segments(len(tokens), 0.05, 4096)
 
@@ -130,6 +132,7 @@ def main():
     print()
     print(f"wall-clock budget {args.time:g} s per model, batch {args.batch}x{args.context}, {args.threads} thread(s), "
           f"eval {args.eval_batches} batches (shared machine: noisy)")
+    print(f"Strata threads {args.threads}; PyTorch threads {args.torch_threads}")
     header = f"{'side':8s} {'model':24s} {'params':>9s} {'steps':>7s} {'tok/s':>8s} {'val_loss':>9s} {'val_bpb':>8s}"
     print(header)
     print("-" * len(header))

@@ -323,3 +323,36 @@ def repo_root() -> str:
 def now() -> float:
     """Monotonic seconds."""
     return time.perf_counter()
+
+
+def pick_torch_threads(spec: str, layers=6, dim=384, heads=6, context=256, batch=8, steps=3) -> int:
+    """Thread count for PyTorch training: `spec` is a number, or "auto" to time `steps` training steps of a
+    throwaway model at 1 and all cores and keep the faster (on a loaded machine OpenMP threads spin at
+    barriers while a sibling is descheduled, and one thread can beat two several times over)."""
+    import torch
+    import torch.nn.functional as F
+    if spec != "auto":
+        return max(1, int(spec))
+    candidates = sorted({1, os.cpu_count() or 1})
+    if len(candidates) == 1:
+        return candidates[0]
+    model = build_gpt(context=context, dim=dim, layers=layers, heads=heads, seed=0)
+    opt = make_adamw(model)
+    ids = torch.randint(0, 256, (batch, context + 1), generator=torch.Generator().manual_seed(0))
+    timings = {}
+    for n in candidates:
+        torch.set_num_threads(n)
+        times = []
+        for i in range(steps + 1):
+            t0 = now()
+            loss = F.cross_entropy(model(ids[:, :-1]).reshape(-1, 256), ids[:, 1:].reshape(-1))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            if i:
+                times.append(now() - t0)
+        timings[n] = sorted(times)[len(times) // 2]
+    best = min(timings, key=timings.get)
+    print("  pytorch thread probe: " + ", ".join(f"{n} thr {t * 1000:.0f} ms/step" for n, t in timings.items())
+          + f" -> {best}", flush=True)
+    return best

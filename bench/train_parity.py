@@ -29,7 +29,7 @@ def train_torch(args, tokens) -> dict:
     """Trains bench-char in PyTorch for args.steps and evaluates; returns loss, bpb, tokens/s."""
     import torch
     import torch.nn.functional as F
-    torch.set_num_threads(args.threads or os.cpu_count())
+    torch.set_num_threads(tc.pick_torch_threads(args.torch_threads if args.threads is None else str(args.threads)))
     train_segments, val_segments = tc.split_segments(len(tokens), 0.05, 4096)
     sampler = tc.StrataBatchSampler(tokens, train_segments, args.batch, 256, args.seed + 1)
     evals = tc.evaluation_batches(tokens, val_segments, args.batch, 256, args.eval_batches)
@@ -48,11 +48,11 @@ def train_torch(args, tokens) -> dict:
         loss.backward()
         tc.clip_grad_norm(params, 1.0)
         opt.step()
-        if not math.isfinite(float(loss)):
-            sys.exit(f"PyTorch loss became {float(loss)} at step {step}")
+        if not math.isfinite(loss.item()):
+            sys.exit(f"PyTorch loss became {loss.item()} at step {step}")
         if (step + 1) % args.log_every == 0 or step + 1 == args.steps:
             rate = (step + 1) * args.batch * 256 / (tc.now() - start)
-            print(f"  torch step {step + 1:5d}  loss {float(loss):.4f}  lr {lr:.2e}  {rate:,.0f} tokens/s", flush=True)
+            print(f"  torch step {step + 1:5d}  loss {loss.item():.4f}  lr {lr:.2e}  {rate:,.0f} tokens/s", flush=True)
     elapsed = tc.now() - start
     val = tc.evaluate(model, evals)
     return {"val_loss": val, "val_bpb": val / math.log(2), "tokens_per_s": args.steps * args.batch * 256 / elapsed,
@@ -78,6 +78,8 @@ def main():
     ap.add_argument("--eval-batches", type=int, default=16, help="validation batches of 8 windows (Strata's default 16)")
     ap.add_argument("--seed", type=int, default=1337, help="Strata seed (batches use seed+1 on both sides)")
     ap.add_argument("--threads", type=int, default=None, help="threads for both (default: all cores)")
+    ap.add_argument("--torch-threads", default="auto",
+                    help="PyTorch threads when --threads is not given: N, or auto (probe 1 vs all cores; default)")
     ap.add_argument("--strata", default=os.path.join(tc.repo_root(), ".build", "release", "strata"))
     ap.add_argument("--runs", default=None, help="Strata run store (default: a fresh temp dir)")
     ap.add_argument("--data", default=os.path.join(tc.repo_root(), "data", "kjv.txt"))
