@@ -64,7 +64,7 @@ def train_strata(args) -> dict:
     runs = args.runs or tempfile.mkdtemp(prefix="strata-parity-")
     cli = ["train", os.path.join(tc.repo_root(), "configs", "bench-char.json"), "--steps", args.steps,
            "--lr", args.lr, "--eval-every", args.steps, "--eval-batches", args.eval_batches, "--batch", args.batch,
-           "--seed", args.seed, "--json", "--runs", runs]
+           "--seed", args.seed, "--data", os.path.abspath(args.data), "--json", "--runs", runs]
     if args.threads:
         cli += ["--threads", args.threads]
     return tc.run_strata(args.strata, cli)
@@ -82,15 +82,15 @@ def main():
                     help="PyTorch threads when --threads is not given: N, or auto (probe 1 vs all cores; default)")
     ap.add_argument("--strata", default=os.path.join(tc.repo_root(), ".build", "release", "strata"))
     ap.add_argument("--runs", default=None, help="Strata run store (default: a fresh temp dir)")
-    ap.add_argument("--data", default=os.path.join(tc.repo_root(), "data", "kjv.txt"))
+    ap.add_argument("--data", default=os.path.join(tc.repo_root(), "data", "kjv.txt"),
+                    help="text file for both sides, read as bytes (default data/kjv.txt)")
     ap.add_argument("--log-every", type=int, default=50)
     ap.add_argument("--skip-strata", action="store_true", help="PyTorch side only")
     ap.add_argument("--skip-torch", action="store_true", help="Strata side only")
     args = ap.parse_args()
     if args.steps < 1:
         sys.exit("--steps must be at least 1")
-    if os.path.abspath(args.data) != os.path.join(tc.repo_root(), "data", "kjv.txt") and not args.skip_strata:
-        print("note: Strata always trains on data/kjv.txt here; --data only changes the PyTorch side", file=sys.stderr)
+    args.data = os.path.abspath(args.data)
     os.chdir(tc.repo_root())  # Strata reads data/kjv.txt relative to the working directory
     tokens = tc.load_bytes(args.data)
 
