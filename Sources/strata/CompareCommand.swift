@@ -28,6 +28,10 @@ struct CompareCommand: ParsableCommand {
     var json = false
     @Flag(help: "No progress bars.")
     var quiet = false
+    @Option(help: "Compare on a capability task (see `strata tasks list`) instead of language modelling; needs a step budget.")
+    var task: String?
+    @Option(name: .customLong("knob"), help: "Task option with --task, name=value (repeatable).")
+    var knobs: [String] = []
 
     func validate() throws {
         if specs.isEmpty { throw ValidationError("give at least one spec file or preset to compare") }
@@ -48,6 +52,7 @@ struct CompareCommand: ParsableCommand {
     }
 
     private func compare() throws {
+        if let task { return try compareOnTask(task) }
         let parsedBudget: ComparisonBudget
         if let budget {
             parsedBudget = try ComparisonBudget(parsing: budget)
@@ -101,4 +106,66 @@ struct CompareCommand: ParsableCommand {
         }
         return table
     }
+}
+
+extension CompareCommand {
+    /// `--task`: trains every spec on the task once per seed (same steps, batch and learning rate) and prints
+    /// held-out accuracy, mean ± sample standard deviation over seeds. Each run is kept in the store (kind task).
+    fileprivate func compareOnTask(_ id: String) throws {
+        var knobValues: [String: String] = [:]
+        for k in knobs {
+            guard let eq = k.firstIndex(of: "="), eq != k.startIndex else { throw CLIError("--knob expects name=value, got \"\(k)\"") }
+            knobValues[String(k[..<eq])] = String(k[k.index(after: eq)...])
+        }
+        let capability = try CapabilityTasks.make(id, knobs: knobValues)
+        let steps: Int
+        if let budget {
+            guard case .steps(let n) = try ComparisonBudget(parsing: budget) else {
+                throw CLIError("--task needs a step budget (--budget steps:N or --steps N); task runs are compared at equal steps")
+            }
+            steps = n
+        } else if let s = flags.steps {
+            steps = s
+        } else {
+            throw CLIError("--task needs a step budget (--budget steps:N or --steps N); task runs are compared at equal steps")
+        }
+        var config = TaskRunConfig()
+        config.steps = steps
+        if let lr = flags.lr { config.learningRate = lr }
+        if let batch = flags.batch { config.batchSize = batch }
+        let runStore = try store.open()
+        var table = TextTable(headers: ["spec", "params", "accuracy", "± std", "seeds", "chance", "seconds"])
+        var rows: [(String, [TaskResult])] = []
+        for argument in specs {
+            var spec = try loadSpec(argument, settings: settings)
+            if spec.name == "unnamed" { spec.name = CompareCommand.label(of: argument) }
+            var results: [TaskResult] = []
+            for seed in 1...seeds {
+                config.seed = UInt64(seed)
+                let runner = try TaskRunner(task: capability, spec: spec, config: config, store: runStore,
+                                            threads: flags.threadCount)
+                runner.quiet = quiet
+                results.append(try runner.run())
+            }
+            rows.append((CompareCommand.label(of: argument), results))
+        }
+        func pct(_ v: Double) -> String { String(format: "%.1f%%", v * 100) }
+        for (label, results) in rows.sorted(by: { mean($0.1.map { $0.accuracy ?? .nan }) > mean($1.1.map { $0.accuracy ?? .nan }) }) {
+            let acc = results.map { $0.accuracy ?? .nan }
+            table.addRow([label, TerminalFormat.grouped(results[0].parameters), pct(mean(acc)), pct(std(acc)), "\(results.count)",
+                          pct(results[0].chance), String(format: "%.0f", results.reduce(0) { $0 + $1.elapsedSeconds })])
+        }
+        print("")
+        print("\(capability.id), \(steps) steps per run")
+        print(table.render())
+    }
+}
+
+private func mean(_ v: [Double]) -> Double { v.isEmpty ? .nan : v.reduce(0, +) / Double(v.count) }
+
+/// Sample standard deviation (n − 1); 0 for a single value.
+private func std(_ v: [Double]) -> Double {
+    guard v.count > 1 else { return 0 }
+    let m = mean(v)
+    return (v.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(v.count - 1)).squareRoot()
 }

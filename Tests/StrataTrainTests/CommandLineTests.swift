@@ -63,6 +63,10 @@ final class CommandLineTests: XCTestCase {
         let listed = try run(["runs", "list", "--runs", "runs"], in: dir)
         XCTAssertTrue(listed.contains(runID), listed)
 
+        let onTask = try run(["compare", "tiny.json", "--task", "mqar", "--knob", "pairs=2", "--knob", "length=16",
+                              "--steps", "3", "--seeds", "2", "--quiet", "--runs", "runs"], in: dir)
+        XCTAssertTrue(onTask.contains("mqar, 3 steps per run") && onTask.contains("tiny"), onTask)
+
         // Bad input: a clear error naming the key, and a failing exit status.
         let bad = try run(["train", "tiny.json", "--set", "block.norm=rms_nrm", "--steps", "1", "--runs", "runs"], in: dir, expect: 1)
         XCTAssertTrue(bad.contains("block.norm.id: unknown norm \"rms_nrm\""), bad)
