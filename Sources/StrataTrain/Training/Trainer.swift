@@ -277,18 +277,7 @@ public final class Trainer {
 
     /// Mean validation loss (nats per token) and bits per byte over the evaluation batches.
     public func evaluation(_ set: EvaluationBatches, bytes: Int) -> (loss: Double, bpb: Double) {
-        model.train(false)
-        defer { model.train(true) }
-        var total = 0.0, tokens = 0
-        for batch in set {
-            let loss = withNoGrad {
-                model.loss(inputs: batch.inputs, targets: batch.targets, batch: batch.batchSize, length: batch.context)
-            }
-            total += Double(loss.item) * Double(batch.targets.count)
-            tokens += batch.targets.count
-        }
-        let mean = total / Double(max(tokens, 1))
-        return (mean, bitsPerByte(meanLoss: mean, tokenCount: tokens, byteCount: bytes))
+        evaluateLoss(model, on: set, bytes: bytes)
     }
 
     /// Names the first parameter whose gradient or value is not finite.

@@ -116,7 +116,7 @@ public struct EvaluationSummary: Codable, Sendable, Equatable {
 }
 
 /// Mean loss (nats per token) and bits per byte of `model` over `set`, in evaluation mode without gradients; the
-/// same computation as `Trainer.evaluation`, for models outside a trainer.
+/// computation `Trainer.evaluation` and `strata eval` use.
 public func evaluateLoss(_ model: TransformerModel, on set: EvaluationBatches, bytes: Int) -> (loss: Double, bpb: Double) {
     let wasTraining = model.isTraining
     model.train(false)
