@@ -1,7 +1,7 @@
 import Foundation
 
-/// Built-in specs, available without the repository's `configs/` folder. `configs/bench-char.json` is the same
-/// spec as `Presets.benchChar` (a test keeps them equal).
+/// Built-in specs, available without the repository's `configs/` folder. `configs/bench-char.json` and
+/// `configs/default.json` are the same specs as `Presets.benchChar` and `Presets.mainJob` (a test keeps them equal).
 public enum Presets {
     /// The nanoGPT character-level reference workload (design.md §6): vocab 256, C 384, 6 layers, 6 heads,
     /// context 256, pre-LayerNorm with bias, biased linears, exact GELU MLP 4×, learned positions, tied head.
@@ -18,8 +18,23 @@ public enum Presets {
         return s
     }
 
+    /// The main job's spec (`configs/default.json`): 4 layers × 128, RMSNorm, RoPE, SwiGLU, tied head — chosen by
+    /// 5-minute training runs on the bundled corpus (see README).
+    public static var mainJob: ModelSpec {
+        var s = ModelSpec()
+        s.name = "default"
+        s.vocabSize = 256; s.contextLength = 256; s.dim = 128; s.layers = 4; s.heads = 4
+        s.positional = "rope"
+        s.block.placement = .pre
+        s.block.norm = "rms_norm"
+        s.block.tokenMixer = "softmax_attention"
+        s.block.channelMixer = "swiglu"
+        s.tieEmbeddings = true
+        return s
+    }
+
     /// Built-in presets by name.
-    public static var all: [String: ModelSpec] { ["bench-char": benchChar] }
+    public static var all: [String: ModelSpec] { ["bench-char": benchChar, "default": mainJob] }
 
     /// Resolves a spec argument: an existing file path, else `configs/<name>.json` under `root`, else a built-in
     /// preset. `overrides` are `key.path=value` settings.

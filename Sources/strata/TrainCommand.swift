@@ -3,7 +3,7 @@ import Foundation
 import Strata
 
 /// The default spec `strata train` trains when given none (chosen by measurement; see README).
-let defaultTrainSpec = "configs/default.json"
+let defaultTrainSpec = "default"
 
 /// Budget and optimizer flags shared by `train` and `compare`.
 struct TrainingFlags: ParsableArguments {
@@ -80,7 +80,7 @@ struct TrainCommand: ParsableCommand {
         commandName: "train",
         abstract: "Train a spec on text (default: the default preset on the bundled KJV corpus for 5 minutes).")
 
-    @Argument(help: "Spec file or preset name (default: configs/default.json).")
+    @Argument(help: "Spec file or preset name (default: `default`, i.e. configs/default.json or its built-in copy).")
     var spec: String?
     @Option(name: .customLong("set"), help: "Override a spec value, key.path=value (repeatable).")
     var settings: [String] = []

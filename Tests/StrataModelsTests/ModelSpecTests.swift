@@ -70,5 +70,6 @@ final class PresetFileTests: XCTestCase {
             }
         }
         XCTAssertEqual(try ModelSpec.load(configs.appendingPathComponent("bench-char.json")), Presets.benchChar)
+        XCTAssertEqual(try ModelSpec.load(configs.appendingPathComponent("default.json")), Presets.mainJob)
     }
 }
