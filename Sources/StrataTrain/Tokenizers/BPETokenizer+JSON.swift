@@ -1,4 +1,5 @@
 import Foundation
+import StrataIO
 
 /// A `tokenizer.json` that cannot be read as a byte-level BPE: names the file and the key at fault.
 public struct TokenizerFileError: Error, CustomStringConvertible, Equatable {
@@ -21,13 +22,13 @@ extension BPETokenizer {
         let addedIds = Set(addedTokens.values)
         var vocab: [String] = []
         for (id, bytes) in tokenBytes.enumerated() where !bytes.isEmpty && !addedIds.contains(Int32(id)) {
-            vocab.append("    \(jsonString(ByteLevel.spell(bytes))): \(id)")
+            vocab.append("    \(jsonQuoted(ByteLevel.spell(bytes))): \(id)")
         }
         let mergeLines = merges.map {
-            "    " + jsonString(ByteLevel.spell(tokenBytes[Int($0.left)]) + " " + ByteLevel.spell(tokenBytes[Int($0.right)]))
+            "    " + jsonQuoted(ByteLevel.spell(tokenBytes[Int($0.left)]) + " " + ByteLevel.spell(tokenBytes[Int($0.right)]))
         }
         let added = addedTokens.sorted { $0.value < $1.value }.map {
-            "{\"id\": \($0.value), \"content\": \(jsonString($0.key)), \"single_word\": false, \"lstrip\": false, "
+            "{\"id\": \($0.value), \"content\": \(jsonQuoted($0.key)), \"single_word\": false, \"lstrip\": false, "
                 + "\"rstrip\": false, \"normalized\": false, \"special\": true}"
         }
         let byteLevel = "{\"type\": \"ByteLevel\", \"add_prefix_space\": \(addPrefixSpace), \"trim_offsets\": true, "
@@ -99,7 +100,7 @@ extension BPETokenizer {
         var maxId: Int32 = -1
         for (token, value) in vocab {
             guard let n = value as? NSNumber, let id = Int32(exactly: n.doubleValue), id >= 0 else {
-                throw fail("model.vocab[\(jsonString(token))]", "id must be a non-negative integer, got \(value)")
+                throw fail("model.vocab[\(jsonQuoted(token))]", "id must be a non-negative integer, got \(value)")
             }
             idOf[token] = id
             maxId = max(maxId, id)
@@ -149,21 +150,4 @@ extension BPETokenizer {
         return BPETokenizer(tokenBytes: tokenBytes, byteIds: byteIds, merges: merges,
                             addPrefixSpace: addPrefixSpace, addedTokens: added)
     }
-}
-
-/// A JSON string literal for `s` (quotes, backslashes and control characters escaped).
-func jsonString(_ s: String) -> String {
-    var out = "\""
-    for u in s.unicodeScalars {
-        switch u {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        case _ where u.value < 0x20: out += String(format: "\\u%04x", u.value)
-        default: out.unicodeScalars.append(u)
-        }
-    }
-    return out + "\""
 }
