@@ -71,4 +71,30 @@ final class CommandLineTests: XCTestCase {
         let bad = try run(["train", "tiny.json", "--set", "block.norm=rms_nrm", "--steps", "1", "--runs", "runs"], in: dir, expect: 1)
         XCTAssertTrue(bad.contains("block.norm.id: unknown norm \"rms_nrm\""), bad)
     }
+
+    /// Processes opening the same new run store at once (two `strata tasks run` started together) must all
+    /// succeed; before the migration retry the loser of the race failed with "table runs already exists"
+    /// in about one round in five.
+    func testConcurrentProcessesCreateOneStore() throws {
+        let executable = try strata()
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("strata-race-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: base) }
+        for round in 0..<12 {
+            let root = base.appendingPathComponent("runs-\(round)")
+            let processes = try (0..<6).map { _ -> (Process, Pipe) in
+                let process = Process(), err = Pipe()
+                process.executableURL = executable
+                process.arguments = ["runs", "list", "--runs", root.path]
+                process.standardOutput = FileHandle.nullDevice
+                process.standardError = err
+                try process.run()
+                return (process, err)
+            }
+            for (process, err) in processes {
+                let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+                process.waitUntilExit()
+                XCTAssertEqual(process.terminationStatus, 0, "round \(round): \(message)")
+            }
+        }
+    }
 }

@@ -179,3 +179,4 @@ final class RunStoreTests: XCTestCase {
         }
     }
 }
+

@@ -41,9 +41,26 @@ public final class RunStore: Sendable {
         configuration.label = "strata.runs"
         do {
             queue = try DatabaseQueue(path: databaseURL.path, configuration: configuration)
-            try RunStoreSchema.migrator.migrate(queue)
+            try RunStore.migrate(queue)
         } catch {
             throw RunStoreError.fileSystem(path: databaseURL.path, message: "cannot open the run store: \(error)")
+        }
+    }
+
+    /// Two processes opening a new store at the same moment can both find it unmigrated; the second one's
+    /// `CREATE TABLE` then fails once the first has committed. A retry re-reads the applied migrations and
+    /// finds nothing left to do, so a few attempts make concurrent first opens safe.
+    private static func migrate(_ queue: DatabaseQueue) throws {
+        var attempt = 0
+        while true {
+            do {
+                try RunStoreSchema.migrator.migrate(queue)
+                return
+            } catch {
+                attempt += 1
+                if attempt >= 4 { throw error }
+                Thread.sleep(forTimeInterval: 0.05 * Double(attempt))
+            }
         }
     }
 
