@@ -381,7 +381,7 @@ final class LinearMixerTests: XCTestCase {
 }
 
 /// A positional scheme that does nothing (recurrent mixers ignore positions).
-private final class TestNoPositions: Module, PositionalScheme {}
+final class TestNoPositions: Module, PositionalScheme {}
 
 /// Central-difference gradient check (the pattern of Tests/StrataCoreTests/GradCheck.swift): L = Σ f(x) ∘ R.
 private struct LinearGradCheck {

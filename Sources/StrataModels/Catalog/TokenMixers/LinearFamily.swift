@@ -11,5 +11,6 @@ extension Catalog {
         RegistryEntry(Mamba2.self),
         RegistryEntry(Mamba.self),
         RegistryEntry(SimplifiedLinearAttention.self),
+        RegistryEntry(BaseConv.self),
     ]
 }
