@@ -1,4 +1,5 @@
 import StrataKernels
+import Synchronization
 
 /// A 64-byte-aligned Float32 buffer shared by the tensors that view it (reshape shares, ops allocate).
 public final class TensorStorage: @unchecked Sendable {
@@ -23,6 +24,28 @@ public final class TensorStorage: @unchecked Sendable {
     }
 
     deinit { UnsafeMutableRawPointer(base).deallocate() }
+
+    /// Bumped by every public in-place write (`Tensor.withUnsafeMutablePointer`: optimizer steps, loading), so
+    /// data derived from the contents — the packed weight below — knows when it is stale.
+    let version = Atomic<Int>(0)
+
+    /// Which matrix a packed copy was made from: the view (offset, rows, columns) and the contents' version.
+    struct PackKey: Equatable {
+        var offset: Int, rows: Int, columns: Int, version: Int
+    }
+    private let packed = Mutex<(key: PackKey, operand: PackedGEMMOperand)?>(nil)
+
+    /// The GEMM packing of the [rows, columns] matrix at `offset` used as a transposed B operand (a Linear
+    /// weight), made on first use and again after any in-place write. Inference reuses it across calls.
+    func packedTransposed(offset: Int, rows: Int, columns: Int) -> PackedGEMMOperand {
+        let key = PackKey(offset: offset, rows: rows, columns: columns, version: version.load(ordering: .acquiring))
+        return packed.withLock { cached in
+            if let cached, cached.key == key { return cached.operand }
+            let operand = PackedGEMMOperand(b: base + offset, ldb: columns, transposed: true, k: columns, n: rows)
+            cached = (key, operand)
+            return operand
+        }
+    }
 
     /// Training allocates and frees the same large activation buffers every step. glibc serves blocks above its
     /// mmap threshold with fresh mappings, so each step would page-fault and zero every activation again

@@ -84,7 +84,8 @@ public struct Tensor: @unchecked Sendable {
     /// Writes into this tensor's storage in place. Only for owners of unshared buffers such as optimizer
     /// state and parameters: views that share the storage see the change.
     public func withUnsafeMutablePointer<R>(_ body: (UnsafeMutablePointer<Float>) throws -> R) rethrows -> R {
-        try body(storage.base + offset)
+        defer { storage.version.add(1, ordering: .releasing) }
+        return try body(storage.base + offset)
     }
 
     /// A copy with fresh storage and no autograd history.

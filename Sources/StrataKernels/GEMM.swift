@@ -36,6 +36,13 @@ package struct GEMMConfig: Sendable {
         kc = Int(blocking.kc); mc = Int(blocking.mc); nc = Int(blocking.nc)
     }
 
+    /// Depth of each K block for a product of depth k: equal blocks (a short last block would cost a full pass
+    /// over C for little work), a function of k alone so it cannot depend on the thread count.
+    package func kBlockDepth(k: Int) -> Int {
+        let kBlocks = (k + kc - 1) / max(1, kc)
+        return (k + max(kBlocks, 1) - 1) / max(kBlocks, 1)
+    }
+
     /// The configuration for the best ISA of this CPU.
     package static let detected = GEMMConfig(isa: .detected)
 
@@ -80,6 +87,19 @@ package func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
                               a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
     problem.validate("sgemm")
     problem.run(config: config, threads: Threads.current())
+}
+
+/// `sgemm` whose op(B) was packed once by `PackedGEMMOperand` (a weight reused across calls): the same bits as
+/// the plain call on `packed`'s source matrix, without repacking it. `b`/`ldb`/`transB` describe that source
+/// (small and row-vector products read it directly).
+public func sgemm(transA: Bool, m: Int, alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
+                  packed: PackedGEMMOperand, b: UnsafePointer<Float>, beta: Float = 0,
+                  c: UnsafeMutablePointer<Float>, ldc: Int) {
+    var problem = GEMMProblem(transA: transA, transB: packed.transposed, m: m, n: packed.n, k: packed.k, alpha: alpha,
+                              a: a, lda: lda, b: b, ldb: packed.ldb, beta: beta, c: c, ldc: ldc)
+    problem.packedB = packed
+    problem.validate("sgemm")
+    problem.run(config: packed.config, threads: Threads.current())
 }
 
 /// Batched: matrix i uses a + i*strideA, b + i*strideB, c + i*strideC. strideA or strideB may be 0 (broadcast).
@@ -135,6 +155,8 @@ struct GEMMProblem {
     var b: UnsafePointer<Float>, ldb: Int  // B[K×ldb], or [N×ldb] when transB
     var beta: Float
     var c: UnsafeMutablePointer<Float>, ldc: Int  // C[M×ldc]
+    /// op(B) already packed for `config` (weights reused across calls); `b` is still read by the direct path.
+    var packedB: PackedGEMMOperand? = nil
 
     /// Multiply-adds below which a call runs on one thread (about 10 µs of work).
     static let minParallelWork = 1 << 18
@@ -196,14 +218,14 @@ extension GEMMProblem {
         let mr = cfg.mr, nr = cfg.nr
         // Equal K blocks (a short last block would cost a full pass over C for little work); a function of
         // k alone, so it cannot depend on the thread count.
-        let kBlocks = (k + cfg.kc - 1) / max(1, cfg.kc)
-        let kc = (k + kBlocks - 1) / kBlocks
+        let kc = cfg.kBlockDepth(k: k)
         let mc = max(mr, cfg.mc / mr * mr), nc = max(nr, cfg.nc / nr * nr)
         // Rows of op(A) packed at once: all of them unless that would outgrow a few MiB of L3.
         let rowChunk = min(roundUp(m, mr), max(mc, cfg.packedAFloats / kc / mc * mc))
         let colPanel = min(roundUp(n, nr), nc)
+        let prepacked = packedB.flatMap { $0.matches(cfg, k: k, n: n) ? $0 : nil }
         // packedA [rowChunk/mr][kc][mr], packedB [colPanel/nr][kc][nr], both 64-byte aligned.
-        let aCount = roundUp(rowChunk * kc, 16), bCount = colPanel * kc  // 16 floats: B stays 64-byte aligned
+        let aCount = roundUp(rowChunk * kc, 16), bCount = prepacked == nil ? colPanel * kc : 0  // 16 floats: B stays 64-byte aligned
         let raw = UnsafeMutableRawPointer.allocate(byteCount: (aCount + bCount) * 4, alignment: 64)
         defer { raw.deallocate() }
         let packedA = raw.bindMemory(to: Float.self, capacity: aCount + bCount)
@@ -217,10 +239,11 @@ extension GEMMProblem {
                 let rows = min(rowChunk, m - i0)
                 for j0 in stride(from: 0, to: n, by: nc) {
                     let cols = min(nc, n - j0)
+                    let panelB = prepacked.map { UnsafeMutablePointer(mutating: $0.panels(kOffset: p0, column: j0)) } ?? packedB
                     pack(isa: isa, mr: mr, nr: nr, p0: p0, kb: kb, i0: i0, rows: j0 == 0 ? rows : 0,
-                         j0: j0, cols: cols, packedA: packedA, packedB: packedB, threads: threads)
+                         j0: j0, cols: prepacked == nil ? cols : 0, packedA: packedA, packedB: packedB, threads: threads)
                     compute(isa: isa, mr: mr, nr: nr, mc: mc, kb: kb, i0: i0, rows: rows, j0: j0, cols: cols,
-                            packedA: packedA, packedB: packedB, beta: betaNow, threads: threads)
+                            packedA: packedA, packedB: panelB, beta: betaNow, threads: threads)
                 }
             }
         }
@@ -233,6 +256,7 @@ extension GEMMProblem {
                       threads: Int) {
         let aPanels = (rows + mr - 1) / mr, bPanels = (cols + nr - 1) / nr
         let parts = min(threads, max(aPanels, bPanels))
+        guard parts > 0 else { return }
         parallelFor(parts) { range in
             for t in range {
                 let ar = ThreadPool.chunk(t, of: parts, count: aPanels)

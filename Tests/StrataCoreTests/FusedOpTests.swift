@@ -68,6 +68,22 @@ final class FusedOpTests: XCTestCase {
         }
     }
 
+    /// Without gradients `linear` reuses a packed copy of the weight: the bits must equal the recording path's,
+    /// and an in-place write to the weight (an optimizer step) must be seen by the next call.
+    func testInferenceLinearReusesItsPackingAndSeesWeightUpdates() {
+        var rng = RNG(seed: 9)
+        let x = rng.normal([3, 70, 45]), w = rng.normal([130, 45]), b = rng.normal([130])
+        let recorded = linear(x.requiringGrad(), weight: w.requiringGrad(), bias: b).scalars
+        let first = withNoGrad { linear(x, weight: w, bias: b) }.scalars
+        let again = withNoGrad { linear(x, weight: w, bias: b) }.scalars
+        XCTAssertEqual(first, recorded)
+        XCTAssertEqual(again, recorded)
+        w.withUnsafeMutablePointer { p in for i in 0..<w.count { p[i] = p[i] * 0.5 - 0.25 } }
+        let updated = withNoGrad { linear(x, weight: w, bias: b) }.scalars
+        XCTAssertEqual(updated, linear(x.requiringGrad(), weight: w.copy().requiringGrad(), bias: b).scalars)
+        XCTAssertNotEqual(updated, first)
+    }
+
     func testNorms() {
         var rng = RNG(seed: 1)
         for shape in [[1, 1], [3, 17], [2, 3, 33], [5, 257]] {

@@ -120,6 +120,39 @@ final class GEMMTests: XCTestCase {
         }
     }
 
+    /// A B operand packed once gives the same bits as packing it on every call, on every ISA, with default and
+    /// with small cache blocks (many K blocks and column panels), on the packed and the direct path, and at 1
+    /// and 2 threads.
+    func testPrepackedOperandGivesTheSameBitsAsThePlainProduct() {
+        for isa in GEMMConfig.available {
+            var small = GEMMConfig(isa: isa)
+            small.kc = 40; small.nc = small.nr * 3
+            for cfg in [GEMMConfig(isa: isa), small] {
+                for tB in [false, true] {
+                    for (m, n, k) in [(203, 301, 517), (37, 130, 83), (2, 70, 9), (1, 301, 517), (16, 5, 3)] {
+                        let t = Case(transA: false, transB: tB, m: m, n: n, k: k, alpha: 1.25, beta: 0.5, pad: 3)
+                        var fill = Filler(state: UInt64(m * 1000 + n))
+                        let a = fill.array(t.aCount), b = fill.array(t.bCount), c0 = fill.array(t.cCount)
+                        var plain = c0
+                        sgemm(transA: false, transB: tB, m: m, n: n, k: k, alpha: 1.25, a: a, lda: t.lda, b: b, ldb: t.ldb,
+                              beta: 0.5, c: &plain, ldc: t.ldc, config: cfg)
+                        let packed = b.withUnsafeBufferPointer {
+                            PackedGEMMOperand(b: $0.baseAddress!, ldb: t.ldb, transposed: tB, k: k, n: n, config: cfg)
+                        }
+                        for threads in [1, 2] {
+                            var viaPack = c0
+                            Threads.$limit.withValue(threads) {
+                                sgemm(transA: false, m: m, alpha: 1.25, a: a, lda: t.lda, packed: packed, b: b, beta: 0.5,
+                                      c: &viaPack, ldc: t.ldc)
+                            }
+                            XCTAssertEqual(viaPack, plain, "\(isa) \(t) kc=\(cfg.kc) nc=\(cfg.nc) threads=\(threads)")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     func testDegenerateSizes() {
         for (m, n, k) in [(0, 5, 3), (4, 0, 3), (4, 5, 0), (0, 0, 0)] {
             for beta in [Float(0), 2] {

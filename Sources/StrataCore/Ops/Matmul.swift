@@ -99,8 +99,16 @@ public func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
     if let bias {
         for r in 0..<rows { (out.pointer + r * outputs).update(from: bias.pointer, count: outputs) }
     }
-    sgemm(transA: false, transB: true, m: rows, n: outputs, k: inputs, a: x.pointer, lda: inputs,
-          b: weight.pointer, ldb: inputs, beta: bias == nil ? 0 : 1, c: out.pointer, ldc: outputs)
+    let config = GEMMConfig.detected
+    if !GradMode.isEnabled && rows > config.directRows && rows * outputs * inputs > config.directFlops && inputs > 0 {
+        // Inference multiplies the same weights call after call: reuse their packing (same bits, no repacking).
+        let packed = weight.storage.packedTransposed(offset: weight.offset, rows: outputs, columns: inputs)
+        sgemm(transA: false, m: rows, a: x.pointer, lda: inputs, packed: packed, b: weight.pointer,
+              beta: bias == nil ? 0 : 1, c: out.pointer, ldc: outputs)
+    } else {
+        sgemm(transA: false, transB: true, m: rows, n: outputs, k: inputs, a: x.pointer, lda: inputs,
+              b: weight.pointer, ldb: inputs, beta: bias == nil ? 0 : 1, c: out.pointer, ldc: outputs)
+    }
     let inputsList = bias.map { [x, weight, $0] } ?? [x, weight]
     return Tensor.record("linear", out, inputsList) { g in
         var grads: [Tensor?] = []
