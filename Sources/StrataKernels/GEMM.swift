@@ -21,6 +21,8 @@ package struct GEMMConfig: Sendable {
     /// Problems with m·n·k at or below this, or with at most `directRows` rows, skip packing.
     package var directFlops = 32_768
     package var directRows = 2
+    /// Row-vector products with at least this many multiply-adds split their columns over the threads.
+    package var directSplitWork = 1 << 20
     /// Most floats of op(A) packed per K block (4 MiB, in L3); taller A is packed in row chunks.
     package var packedAFloats = 1 << 20
 
@@ -194,9 +196,8 @@ struct GEMMProblem {
         let scratch = UnsafeMutablePointer<Float>.allocate(capacity: transA && transB ? k * threads : 1)
         defer { scratch.deallocate() }
         // Column chunks of 64 keep each thread's slice vector-aligned. This path streams B from memory at a
-        // few rows per pass, so a split only pays once B is large (measured: 590k multiply-adds ran slower
-        // on 2 threads than on 1).
-        let chunks = m * n * k >= 1 << 20 ? min(threads, (n + 63) / 64) : 1
+        // few rows per pass, so a split only pays once B is large (`strata bench kernels --only gemv`).
+        let chunks = m * n * k >= config.directSplitWork ? min(threads, (n + 63) / 64) : 1
         parallelFor(chunks) { range in
             for t in range {
                 let cols = ThreadPool.chunk(t, of: chunks, count: (n + 63) / 64)

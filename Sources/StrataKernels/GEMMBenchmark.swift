@@ -22,4 +22,28 @@ public enum GEMMBenchmark {
         let flops = 2 * Double(n) * Double(n) * Double(n)
         return KernelBenchResult(name: name, n: n, threads: threads, gflops: flops / seconds / 1e9, seconds: seconds)
     }
+
+    /// Times the decode-shaped product y[1×n] = x[1×k]·Wᵀ (W stored n×k) on at most `threads` threads, cycling
+    /// through enough copies of W (≥ 64 MiB) that each call streams its weights from memory as decoding a
+    /// model larger than the last-level cache does. Named `gemv_nt`; `n` is the output width, GB/s of weight
+    /// traffic is 2 × GFLOP/s.
+    public static func rowVector(k: Int, n: Int, threads: Int) -> KernelBenchResult {
+        precondition(k > 0 && n > 0 && threads > 0, "GEMMBenchmark.rowVector: k=\(k), n=\(n), threads=\(threads) must be > 0")
+        let copies = max(2, (64 << 20) / (4 * k * n) + 1)
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: (copies * k * n + k + n) * 4, alignment: 64)
+        defer { raw.deallocate() }
+        let w = raw.bindMemory(to: Float.self, capacity: copies * k * n + k + n), x = w + copies * k * n, y = x + k
+        for i in 0..<(copies * k * n + k) { w[i] = Float(i % 97) * 0.01 - 0.5 }
+        var next = 0
+        let seconds = Threads.$limit.withValue(threads) {
+            BenchTimer.median(warmup: 2, repeats: 9, minSeconds: 0.2) {
+                // 16 calls per sample, each on the next copy, so every call reads cold weights.
+                for _ in 0..<16 {
+                    sgemm(transA: false, transB: true, m: 1, n: n, k: k, a: x, lda: k, b: w + next * k * n, ldb: k, c: y, ldc: n)
+                    next = (next + 1) % copies
+                }
+            } / 16
+        }
+        return KernelBenchResult(name: "gemv_nt", n: n, threads: threads, gflops: 2 * Double(k * n) / seconds / 1e9, seconds: seconds)
+    }
 }

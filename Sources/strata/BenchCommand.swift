@@ -15,11 +15,11 @@ struct BenchKernels: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kernels", abstract: "GEMM and fused-attention throughput (GFLOP/s, tokens/s, peak memory).")
 
-    enum Part: String, ExpressibleByArgument, CaseIterable { case all, gemm, attention }
+    enum Part: String, ExpressibleByArgument, CaseIterable { case all, gemm, gemv, attention }
 
     @Flag(help: "Print one JSON object per line instead of a table.")
     var json = false
-    @Option(help: "Which kernels to measure: all, gemm or attention.")
+    @Option(help: "Which kernels to measure: all, gemm, gemv (decode-shaped row vector × weight) or attention.")
     var only: Part = .all
     @Option(parsing: .upToNextOption, help: "GEMM sizes (square).")
     var sizes: [Int] = [256, 512, 1024, 2048]
@@ -41,7 +41,7 @@ struct BenchKernels: ParsableCommand {
         if !json {
             print("strata \(StrataVersion.current) · ISA \(VectorISA.detected.rawValue) · up to \(all) threads")
         }
-        if only != .attention {
+        if only == .all || only == .gemm {
             if !json { print("\nGEMM (square n×n×n, GFLOP/s, median of repeats)") }
             printHeader(["kernel", "n", "threads", "GFLOP/s", "ms"])
             for n in sizes {
@@ -52,7 +52,20 @@ struct BenchKernels: ParsableCommand {
                 }
             }
         }
-        if only != .gemm {
+        if only == .all || only == .gemv {
+            if !json { print("\nDecode-shaped GEMV y = x·Wᵀ, W cold (k → n; weight GB/s = 2 × GFLOP/s)") }
+            printHeader(["kernel", "k→n", "threads", "GFLOP/s", "µs", "GB/s"])
+            for (k, n) in [(384, 384), (384, 1152), (384, 1536), (1536, 384), (768, 3072)] {
+                for t in threadCounts {
+                    let r = GEMMBenchmark.rowVector(k: k, n: n, threads: t)
+                    if json { emit(r) } else {
+                        print(row([r.name, "\(k)→\(n)", "\(t)", String(format: "%.1f", r.gflops),
+                                   String(format: "%.1f", r.seconds * 1e6), String(format: "%.1f", 2 * r.gflops)]))
+                    }
+                }
+            }
+        }
+        if only == .all || only == .attention {
             if !json { print("\nFused attention forward+backward (B=1, H=6, D=64, causal)") }
             printHeader(["kernel", "T", "threads", "GFLOP/s", "ms", "tokens/s", "peak MB", "working MB", "T×T MB"])
             var sets: [(Int, Double)] = []
