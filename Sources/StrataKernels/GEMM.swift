@@ -175,7 +175,7 @@ struct GEMMProblem {
     func run(config: GEMMConfig, threads: Int) {
         if m == 0 || n == 0 { return }
         if k == 0 { scaleC(); return }
-        let threads = m * n * k < Self.minParallelWork ? 1 : threads
+        let threads = m * n * k < min(Self.minParallelWork, config.directSplitWork) ? 1 : threads
         if m * n * k <= config.directFlops || m <= config.directRows {
             runDirect(config: config, threads: threads)
         } else {

@@ -26,7 +26,8 @@ public enum GEMMBenchmark {
     /// Times the decode-shaped product y[1×n] = x[1×k]·Wᵀ (W stored n×k) on at most `threads` threads, cycling
     /// through enough copies of W (≥ 64 MiB) that each call streams its weights from memory as decoding a
     /// model larger than the last-level cache does. Named `gemv_nt`; `n` is the output width, GB/s of weight
-    /// traffic is 2 × GFLOP/s.
+    /// traffic is 2 × GFLOP/s. With several threads the columns are always split (whatever the size threshold
+    /// of `GEMMConfig.directSplitWork`), so the table shows where a split pays.
     public static func rowVector(k: Int, n: Int, threads: Int) -> KernelBenchResult {
         precondition(k > 0 && n > 0 && threads > 0, "GEMMBenchmark.rowVector: k=\(k), n=\(n), threads=\(threads) must be > 0")
         let copies = max(2, (64 << 20) / (4 * k * n) + 1)
@@ -35,11 +36,14 @@ public enum GEMMBenchmark {
         let w = raw.bindMemory(to: Float.self, capacity: copies * k * n + k + n), x = w + copies * k * n, y = x + k
         for i in 0..<(copies * k * n + k) { w[i] = Float(i % 97) * 0.01 - 0.5 }
         var next = 0
+        var config = GEMMConfig.detected
+        config.directSplitWork = 0
         let seconds = Threads.$limit.withValue(threads) {
             BenchTimer.median(warmup: 2, repeats: 9, minSeconds: 0.2) {
                 // 16 calls per sample, each on the next copy, so every call reads cold weights.
                 for _ in 0..<16 {
-                    sgemm(transA: false, transB: true, m: 1, n: n, k: k, a: x, lda: k, b: w + next * k * n, ldb: k, c: y, ldc: n)
+                    sgemm(transA: false, transB: true, m: 1, n: n, k: k, a: x, lda: k, b: w + next * k * n, ldb: k,
+                          c: y, ldc: n, config: config)
                     next = (next + 1) % copies
                 }
             } / 16
