@@ -255,18 +255,44 @@ struct ChunkedParts {
     }
 }
 
-/// X = (I + A)⁻¹ R for A [.., N, N] strictly lower triangular and R [.., N, W], by forward substitution over
-/// rows (x_i = r_i − Σ_{j<i} A_ij x_j), composed from differentiable ops.
+/// X = (I + A)⁻¹ R for A [.., N, N] strictly lower triangular and R [.., N, W] (the UT transform of the delta
+/// rule), by block forward substitution over blocks of 16 rows: X_b = (I + A_bb)⁻¹ (R_b − Σ_{c<b} A_bc X_c).
+/// Each diagonal block is nilpotent, so (I + A_bb)⁻¹ = (I − A_bb)(I + A_bb²)(I + A_bb⁴)(I + A_bb⁸): four batched
+/// matmul steps. Row-by-row substitution needed N steps whose slices, concats and gradients each copied the
+/// whole block (most of a DeltaNet training step); the product over all 64 rows at once lost accuracy (powers
+/// up to A⁶³ cancel), which blocks of 16 keep within the 1e-4 agreement with the reference.
 func forwardSubstitution(_ a: Tensor, _ r: Tensor) -> Tensor {
     let n = a.shape[a.rank - 2]
-    let aRows = a.split(axis: -2, sizes: Array(repeating: 1, count: n))
-    let rRows = r.split(axis: -2, sizes: Array(repeating: 1, count: n))
-    var rows = [rRows[0]]
-    for i in 1..<max(n, 1) {
-        let solved = Tensor.concat(rows, axis: -2)                                  // [.., i, W]
-        rows.append(rRows[i] - aRows[i].slice(axis: -1, 0..<i).matmul(solved))
+    guard n > 1 else { return r }
+    let block = 16
+    let starts = Array(stride(from: 0, to: n, by: block))
+    var solved: [Tensor] = []
+    for (index, lo) in starts.enumerated() {
+        let hi = min(n, lo + block)
+        let rows = a.slice(axis: -2, lo..<hi)
+        var rhs = r.slice(axis: -2, lo..<hi)
+        if index > 0 {
+            rhs = rhs - rows.slice(axis: -1, 0..<lo).matmul(Tensor.concat(solved, axis: -2))
+        }
+        solved.append(nilpotentInverse(rows.slice(axis: -1, lo..<hi), times: rhs))
     }
-    return Tensor.concat(rows, axis: -2)
+    return solved.count == 1 ? solved[0] : Tensor.concat(solved, axis: -2)
+}
+
+/// (I + A)⁻¹ R for a strictly lower triangular A [.., M, M]: Σ_{j<M} (−A)ʲ R as a product of ⌈log₂ M⌉ factors
+/// (I + (−A)^(2^j)), accumulated without materializing I.
+private func nilpotentInverse(_ a: Tensor, times r: Tensor) -> Tensor {
+    let m = a.shape[a.rank - 1]
+    guard m > 1 else { return r }
+    var power = -a                       // (−A)^(2^j)
+    var inverse = power                  // Σ_{0<i<2^(j+1)} (−A)^i
+    var covered = 2
+    while covered < m {
+        power = power.matmul(power)
+        inverse = inverse + power + inverse.matmul(power)
+        covered *= 2
+    }
+    return r + inverse.matmul(r)
 }
 
 /// Zero-pads axis 2 (time) of a [B, H, T, ·] tensor to `length` steps.
