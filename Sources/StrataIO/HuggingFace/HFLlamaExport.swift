@@ -56,7 +56,7 @@ public enum HFLlamaExport {
             "rope_theta": .number(theta),
             "rope_parameters": .object(["rope_type": .string("default"), "rope_theta": .number(theta)]),
             "tie_word_embeddings": .bool(spec.tieEmbeddings), "attention_bias": .bool(false), "mlp_bias": .bool(false),
-            "attention_dropout": .number(0), "initializer_range": .number(Double(spec.initStd)),
+            "attention_dropout": .number(0), "initializer_range": .number(Double("\(spec.initStd)") ?? 0.02),
             // The byte tokenizer has no special tokens: no BOS/EOS ids that generation would treat specially.
             "bos_token_id": .null, "eos_token_id": .null, "pad_token_id": .null, "dtype": .string("float32"),
         ]
