@@ -93,6 +93,26 @@ final class HFLlamaImportTests: XCTestCase {
         }
     }
 
+    /// A sharded checkpoint (model.safetensors.index.json + shard files) loads like the single file.
+    func testShardedCheckpoint() throws {
+        let source = Self.fixtures.appendingPathComponent("tied_mha")
+        let tensors = try SafeTensorsFile(url: source.appendingPathComponent("model.safetensors")).tensors()
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("llama-shards-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try FileManager.default.copyItem(at: source.appendingPathComponent("config.json"), to: dir.appendingPathComponent("config.json"))
+        var map: [String: StrataModels.JSONValue] = [:]
+        for (k, shard) in [tensors.prefix(7), tensors.dropFirst(7)].enumerated() {
+            let name = "model-0000\(k + 1)-of-00002.safetensors"
+            try SafeTensorsWriter.write(Array(shard), to: dir.appendingPathComponent(name))
+            for (n, _) in shard { map[n] = .string(name) }
+        }
+        let index = StrataModels.JSONValue.object(["metadata": .object([:]), "weight_map": .object(map)])
+        try Data(index.jsonText().utf8).write(to: dir.appendingPathComponent("model.safetensors.index.json"))
+        let diff = try maxLogitDifference(try HFLlamaImport.load(directory: dir), fixture: "tied_mha")
+        XCTAssertLessThanOrEqual(diff, 1e-4)
+    }
+
     /// Strata channel 2i takes HF channel i and 2i+1 takes i + D/2; the inverse undoes it.
     func testRotaryPermutation() {
         XCTAssertEqual(HFLlamaImport.ropePermutation(headDim: 6), [0, 3, 1, 4, 2, 5])

@@ -91,15 +91,13 @@ public enum HFGPT2Import {
         return model
     }
 
-    /// Loads a GPT-2 directory (config.json, model.safetensors).
+    /// Loads a GPT-2 directory (config.json, model.safetensors or a sharded index).
     public static func load(directory: URL) throws -> TransformerModel {
         let configURL = directory.appendingPathComponent("config.json")
         guard let root = try? StrataModels.JSONValue.parse(Data(contentsOf: configURL)).objectValue else {
             throw HFImportError(file: configURL.path, key: "", "cannot read as a JSON object")
         }
-        let weights = directory.appendingPathComponent("model.safetensors")
-        let file = try SafeTensorsFile(url: weights)
-        let tensors = Dictionary(uniqueKeysWithValues: try file.tensors())
-        return try load(spec: spec(config: root, file: configURL.path), tensors: tensors, file: weights.path)
+        let (tensors, file) = try HFConfigFile.weights(directory)
+        return try load(spec: spec(config: root, file: configURL.path), tensors: tensors, file: file)
     }
 }

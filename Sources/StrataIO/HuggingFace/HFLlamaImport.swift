@@ -186,14 +186,12 @@ public enum HFLlamaImport {
         return spec.heads
     }
 
-    /// Loads a LLaMA-style directory (config.json, model.safetensors).
+    /// Loads a LLaMA-style directory (config.json, model.safetensors or a sharded index).
     public static func load(directory: URL) throws -> TransformerModel {
         let configURL = directory.appendingPathComponent("config.json")
         let root = try HFConfigFile.read(configURL)
-        let weights = directory.appendingPathComponent("model.safetensors")
-        let file = try SafeTensorsFile(url: weights)
-        let tensors = Dictionary(uniqueKeysWithValues: try file.tensors())
-        return try load(spec: spec(config: root, file: configURL.path), tensors: tensors, file: weights.path)
+        let (tensors, file) = try HFConfigFile.weights(directory)
+        return try load(spec: spec(config: root, file: configURL.path), tensors: tensors, file: file)
     }
 }
 
@@ -209,6 +207,25 @@ public enum HFConfigFile {
             throw HFImportError(file: url.path, key: "", "cannot read as a JSON object")
         }
         return root
+    }
+
+    /// Every tensor of a model directory, from `model.safetensors` or, for sharded checkpoints, from the files
+    /// `model.safetensors.index.json`'s `weight_map` names; returns them with the file(s) to name in errors.
+    public static func weights(_ directory: URL) throws -> ([String: Tensor], String) {
+        let single = directory.appendingPathComponent("model.safetensors")
+        let index = directory.appendingPathComponent("model.safetensors.index.json")
+        guard !FileManager.default.fileExists(atPath: single.path), FileManager.default.fileExists(atPath: index.path) else {
+            return (Dictionary(try SafeTensorsFile(url: single).tensors(), uniquingKeysWith: { a, _ in a }), single.path)
+        }
+        guard case .object(let map)? = try read(index)["weight_map"] else {
+            throw HFImportError(file: index.path, key: "weight_map", "missing or not an object of tensor name → shard file")
+        }
+        var tensors: [String: Tensor] = [:]
+        for shard in Set(map.values.compactMap(\.stringValue)).sorted() {
+            guard !shard.contains("/") else { throw HFImportError(file: index.path, key: "weight_map", "shard \(shard) is not a file name") }
+            for (name, t) in try SafeTensorsFile(url: directory.appendingPathComponent(shard)).tensors() { tensors[name] = t }
+        }
+        return (tensors, index.path)
     }
 
     /// The family of a model directory's config (`gpt2` or `llama`), from `model_type`, else `architectures`.
