@@ -9,7 +9,7 @@ public enum HFGPT2Import {
     /// The Strata spec for a GPT-2 `config.json` object; throws naming the key at fault.
     public static func spec(config root: [String: StrataModels.JSONValue], file: String) throws -> ModelSpec {
         func int(_ key: String, _ fallback: Int? = nil) throws -> Int {
-            if case .number(let n)? = root[key], n >= 1, n == n.rounded() { return Int(n) }
+            if case .number(let n)? = root[key], n >= 1, n <= 1e9, n == n.rounded() { return Int(n) }
             if root[key] == nil || root[key] == .null, let fallback { return fallback }
             throw HFImportError(file: file, key: key, "expected a positive integer, got \(root[key]?.scalarText ?? "nothing")")
         }

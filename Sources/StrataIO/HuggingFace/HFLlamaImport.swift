@@ -20,7 +20,7 @@ public enum HFLlamaImport {
     public static func spec(config root: [String: StrataModels.JSONValue], file: String) throws -> ModelSpec {
         func fail(_ key: String, _ message: String) -> HFImportError { HFImportError(file: file, key: key, message) }
         func int(_ key: String, _ fallback: Int? = nil) throws -> Int {
-            if case .number(let n)? = root[key], n >= 1, n == n.rounded() { return Int(n) }
+            if case .number(let n)? = root[key], n >= 1, n <= 1e9, n == n.rounded() { return Int(n) }
             if root[key] == nil || root[key] == .null, let fallback { return fallback }
             throw fail(key, "expected a positive integer, got \(root[key]?.scalarText ?? "nothing")")
         }
@@ -43,6 +43,45 @@ public enum HFLlamaImport {
         }
         try mustBeFalse("attention_bias", "Strata's LLaMA mapping has no q/k/v/o biases")
         try mustBeFalse("mlp_bias", "Strata's LLaMA mapping has no FFN biases")
+        let theta = try ropeTheta(config: root, file: file)
+        var s = ModelSpec()
+        s.name = root["model_type"]?.stringValue ?? "llama"
+        s.model = .decoder
+        s.vocabSize = try int("vocab_size")
+        s.contextLength = try int("max_position_embeddings", 2048)
+        s.dim = try int("hidden_size")
+        s.layers = try int("num_hidden_layers")
+        s.heads = try int("num_attention_heads")
+        let kvHeads = try int("num_key_value_heads", s.heads)
+        guard s.heads % kvHeads == 0 else {
+            throw fail("num_key_value_heads", "\(kvHeads) does not divide num_attention_heads \(s.heads)")
+        }
+        let headDim = try int("head_dim", s.dim / s.heads)
+        guard headDim % 2 == 0 else { throw fail("head_dim", "\(headDim) is odd; rotary positions rotate pairs of channels") }
+        if headDim != s.dim / s.heads || s.dim % s.heads != 0 { s.headDim = headDim }
+        if case .number(let w)? = root["sliding_window"], w < Double(s.contextLength) {
+            throw fail("sliding_window", "\(root["sliding_window"]?.scalarText ?? "") is not supported (below max_position_embeddings \(s.contextLength)); expected null")
+        }
+        let eps = try number(root["rms_norm_eps"], "rms_norm_eps", 1e-6)
+        s.positional = ComponentSpec("rope", ["base": .number(theta)])
+        s.block.placement = .pre
+        s.block.norm = ComponentSpec("rms_norm", ["eps": .number(eps)])
+        s.block.tokenMixer = ComponentSpec("softmax_attention", ["kv_heads": .number(Double(kvHeads))])
+        s.block.channelMixer = ComponentSpec("swiglu", ["hidden": .number(Double(try int("intermediate_size")))])
+        s.tieEmbeddings = root["tie_word_embeddings"] == .bool(true)
+        s.dropout = 0
+        return s
+    }
+
+    /// The rotary base: `rope_theta`, or `rope_parameters.rope_theta` (transformers 5), default 10000; any scaling
+    /// or partial rotary is refused, naming the key.
+    static func ropeTheta(config root: [String: StrataModels.JSONValue], file: String) throws -> Double {
+        func fail(_ key: String, _ message: String) -> HFImportError { HFImportError(file: file, key: key, message) }
+        func number(_ value: StrataModels.JSONValue?, _ key: String, _ fallback: Double) throws -> Double {
+            guard let value, value != .null else { return fallback }
+            guard case .number(let n) = value, n > 1 else { throw fail(key, "expected a number above 1, got \(value.scalarText ?? value.typeName)") }
+            return n
+        }
         if let v = root["rope_scaling"], v != .null {
             throw fail("rope_scaling", "\(v.jsonText(pretty: false)) is not supported; only unscaled rotary positions (null)")
         }
@@ -60,33 +99,7 @@ public enum HFLlamaImport {
         if let f = root["partial_rotary_factor"], f != .null, f != .number(1) {
             throw fail("partial_rotary_factor", "\(f.scalarText ?? f.typeName) is not supported; expected 1 (HF's partial rotary keeps the half-split layout over the first channels)")
         }
-        var s = ModelSpec()
-        s.name = root["model_type"]?.stringValue ?? "llama"
-        s.model = .decoder
-        s.vocabSize = try int("vocab_size")
-        s.contextLength = try int("max_position_embeddings", 2048)
-        s.dim = try int("hidden_size")
-        s.layers = try int("num_hidden_layers")
-        s.heads = try int("num_attention_heads")
-        let kvHeads = try int("num_key_value_heads", s.heads)
-        guard s.heads % kvHeads == 0 else {
-            throw fail("num_key_value_heads", "\(kvHeads) does not divide num_attention_heads \(s.heads)")
-        }
-        let headDim = try int("head_dim", s.dim / s.heads)
-        guard headDim % 2 == 0 else { throw fail("head_dim", "\(headDim) is odd; rotary positions rotate pairs of channels") }
-        if headDim != s.dim / s.heads || s.dim % s.heads != 0 { s.headDim = headDim }
-        if case .number(let w)? = root["sliding_window"], Int(w) < s.contextLength {
-            throw fail("sliding_window", "\(Int(w)) is not supported (below max_position_embeddings \(s.contextLength)); expected null")
-        }
-        let eps = try number(root["rms_norm_eps"], "rms_norm_eps", 1e-6)
-        s.positional = ComponentSpec("rope", ["base": .number(theta)])
-        s.block.placement = .pre
-        s.block.norm = ComponentSpec("rms_norm", ["eps": .number(eps)])
-        s.block.tokenMixer = ComponentSpec("softmax_attention", ["kv_heads": .number(Double(kvHeads))])
-        s.block.channelMixer = ComponentSpec("swiglu", ["hidden": .number(Double(try int("intermediate_size")))])
-        s.tieEmbeddings = root["tie_word_embeddings"] == .bool(true)
-        s.dropout = 0
-        return s
+        return theta
     }
 
     /// How an HF tensor becomes (part of) a Strata tensor.
