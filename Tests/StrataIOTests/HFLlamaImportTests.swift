@@ -4,7 +4,7 @@ import StrataIO
 import StrataModels
 import XCTest
 
-/// LLaMA import against two tiny random transformers `LlamaForCausalLM` directories (Tests/Fixtures/llama, made by
+/// LLaMA import against tiny random transformers `LlamaForCausalLM` / `MistralForCausalLM` directories (Tests/Fixtures/llama, made by
 /// tools/make_llama_fixture.py): same logits as transformers for every fixture sequence; config errors name the key.
 final class HFLlamaImportTests: XCTestCase {
     static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -51,6 +51,15 @@ final class HFLlamaImportTests: XCTestCase {
         XCTAssertTrue(model.spec.tieEmbeddings)
         let diff = try maxLogitDifference(model, fixture: "tied_mha")
         print("LLaMA tied_mha fixture: max |logit diff| \(diff)")
+        XCTAssertLessThanOrEqual(diff, 1e-4)
+    }
+
+    /// A MistralForCausalLM (same architecture; sliding window longer than the context) with one kv head.
+    func testMistralMQALogitsMatchTransformers() throws {
+        let model = try HFLlamaImport.load(directory: Self.fixtures.appendingPathComponent("mistral_mqa"))
+        XCTAssertEqual(model.spec.block.tokenMixer.options["kv_heads"], .number(1))
+        let diff = try maxLogitDifference(model, fixture: "mistral_mqa")
+        print("LLaMA mistral_mqa fixture: max |logit diff| \(diff)")
         XCTAssertLessThanOrEqual(diff, 1e-4)
     }
 
