@@ -50,6 +50,21 @@ def strata_logits(strata, target, work):
     return json.loads(strata_cmd(strata, args, REPO).strip().splitlines()[-1])["prompts"]
 
 
+def byte_tokenizer_mismatches(directory, count=3000, seed=0):
+    """Random texts (code points from every plane, controls, emoji) through the exported byte tokenizer.json with
+    the `tokenizers` library: ids must be the UTF-8 bytes and decode must give the text back. Returns failures."""
+    import random
+    from tokenizers import Tokenizer
+    tok = Tokenizer.from_file(os.path.join(directory, "tokenizer.json"))
+    rng = random.Random(seed)
+    texts = ["", " ", "\n\n", "a\u200bb", "\x00\x01\x7f", "'s 're n't", "  x  "] + PROMPTS
+    for _ in range(count):
+        cps = [rng.choice([rng.randint(0, 127), rng.randint(128, 0xFFFF), rng.randint(0x10000, 0x10FFFF)])
+               for _ in range(rng.randint(0, 40))]
+        texts.append("".join(chr(c) for c in cps if not 0xD800 <= c <= 0xDFFF))
+    return sum(tok.encode(t).ids != list(t.encode("utf-8")) or tok.decode(tok.encode(t).ids) != t for t in texts), len(texts)
+
+
 def max_abs(a, b):
     return max(abs(x - y) for ra, rb in zip(a, b) for x, y in zip(ra, rb))
 
@@ -115,6 +130,10 @@ def main():
                 logits = model(torch.tensor([r["ids"]])).logits[0].tolist()
                 diff = max(diff, max_abs(logits, r["logits"]))
                 scale = max(scale, max(abs(x) for row_ in r["logits"] for x in row_))
+            if tok == "byte":
+                bad, total = byte_tokenizer_mismatches(out)
+                print(f"{case}: byte tokenizer.json through `tokenizers` on {total} random texts: {bad} mismatches")
+                ids_ok &= bad == 0
             row.update(ids="same" if ids_ok else "DIFFER", diff=diff, scale=scale)
             ok = ok and ids_ok and diff <= args.tol
         row["status"] = "ok" if ok else "FAIL"
