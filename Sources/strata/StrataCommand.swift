@@ -10,5 +10,6 @@ struct StrataCommand: ParsableCommand {
         version: StrataVersion.current,
         subcommands: [TrainCommand.self, EvalCommand.self, SampleCommand.self, CompareCommand.self, ReportCommand.self,
                       RunsCommand.self, TokenizerCommand.self, CatalogCommand.self, ConvertCommand.self, BenchCommand.self,
-                      TasksCommand.self, EmbedCommand.self, SimilarityCommand.self])
+                      TasksCommand.self, EmbedCommand.self, SimilarityCommand.self, ExportCommand.self, ImportCommand.self,
+                      LogitsCommand.self])
 }

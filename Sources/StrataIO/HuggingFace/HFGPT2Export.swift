@@ -36,8 +36,9 @@ public enum HFGPT2Export {
         return p
     }
 
-    /// Writes `model` to `directory` (created if needed); throws listing every incompatibility.
-    public static func save(_ model: TransformerModel, to directory: URL) throws {
+    /// Writes `model` to `directory` (created if needed), with `tokenizer` files when given; throws listing every
+    /// incompatibility.
+    public static func save(_ model: TransformerModel, to directory: URL, tokenizer: HFTokenizerExport.Source? = nil) throws {
         let spec = model.spec
         let problems = incompatibilities(spec)
         guard problems.isEmpty else {
@@ -55,6 +56,8 @@ public enum HFGPT2Export {
             "n_embd": .number(Double(spec.dim)), "n_layer": .number(Double(spec.layers)), "n_head": .number(Double(spec.heads)),
             "n_inner": .number(Double(inner)), "activation_function": .string(activation), "layer_norm_epsilon": .number(eps),
             "resid_pdrop": .number(0), "embd_pdrop": .number(0), "attn_pdrop": .number(0), "tie_word_embeddings": .bool(true),
+            // GPT2Config defaults BOS/EOS to 50256, which a Strata vocabulary need not have; the byte tokenizer has none.
+            "bos_token_id": .null, "eos_token_id": .null,
         ]
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         try Data(StrataModels.JSONValue.object(config).jsonText().utf8).write(to: directory.appendingPathComponent("config.json"))
@@ -66,5 +69,6 @@ public enum HFGPT2Export {
             tensors.append(("transformer." + hf, transpose && v.rank == 2 ? v.transposed(0, 1).copy() : v))
         }
         try SafeTensorsWriter.write(tensors, metadata: ["format": "pt"], to: directory.appendingPathComponent("model.safetensors"))
+        if let tokenizer { try HFTokenizerExport.write(tokenizer, contextLength: spec.contextLength, to: directory) }
     }
 }

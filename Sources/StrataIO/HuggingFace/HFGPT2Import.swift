@@ -9,7 +9,7 @@ public enum HFGPT2Import {
     /// The Strata spec for a GPT-2 `config.json` object; throws naming the key at fault.
     public static func spec(config root: [String: StrataModels.JSONValue], file: String) throws -> ModelSpec {
         func int(_ key: String, _ fallback: Int? = nil) throws -> Int {
-            if case .number(let n)? = root[key], n >= 1, n == n.rounded() { return Int(n) }
+            if case .number(let n)? = root[key], n >= 1, n <= 1e9, n == n.rounded() { return Int(n) }
             if root[key] == nil || root[key] == .null, let fallback { return fallback }
             throw HFImportError(file: file, key: key, "expected a positive integer, got \(root[key]?.scalarText ?? "nothing")")
         }
@@ -91,15 +91,13 @@ public enum HFGPT2Import {
         return model
     }
 
-    /// Loads a GPT-2 directory (config.json, model.safetensors).
+    /// Loads a GPT-2 directory (config.json, model.safetensors or a sharded index).
     public static func load(directory: URL) throws -> TransformerModel {
         let configURL = directory.appendingPathComponent("config.json")
         guard let root = try? StrataModels.JSONValue.parse(Data(contentsOf: configURL)).objectValue else {
             throw HFImportError(file: configURL.path, key: "", "cannot read as a JSON object")
         }
-        let weights = directory.appendingPathComponent("model.safetensors")
-        let file = try SafeTensorsFile(url: weights)
-        let tensors = Dictionary(uniqueKeysWithValues: try file.tensors())
-        return try load(spec: spec(config: root, file: configURL.path), tensors: tensors, file: weights.path)
+        let (tensors, file) = try HFConfigFile.weights(directory)
+        return try load(spec: spec(config: root, file: configURL.path), tensors: tensors, file: file)
     }
 }
