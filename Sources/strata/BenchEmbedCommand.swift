@@ -68,6 +68,9 @@ struct BenchEmbed: ParsableCommand {
         let result = try Threads.$limit.withValue(threadCount) { () throws -> EmbedBenchResult in
             PeakMemory.reset()
             let embedder = try loadEmbedder(model)
+            if path == "packed", embedder.encoder.packed == nil {
+                throw CLIError("--model \(model): the model is not BERT-shaped, so it has no packed path; use --path padded")
+            }
             let tokens = texts.reduce(0) { $0 + embedder.tokenizer.encoding($1).ids.count }
             let tokenize = BenchTimer.median(warmup: 1, repeats: repeats, minSeconds: 0) {
                 _ = texts.map(embedder.tokenizer.encoding)
