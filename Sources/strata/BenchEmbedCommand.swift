@@ -21,6 +21,9 @@ struct EmbedBenchResult: Codable {
     var tokensPerS: Double
     var peakRSSMB: Double
     var repeats: Int
+    /// Mean process CPU seconds (user + system, all threads) per round, warm-up included: steadier than wall
+    /// time on a shared machine.
+    var cpuSeconds: Double
 
     enum CodingKeys: String, CodingKey {
         case workload, model, path, threads, batch, sentences, tokens, seconds, repeats
@@ -28,6 +31,7 @@ struct EmbedBenchResult: Codable {
         case sentencesPerS = "sentences_per_s"
         case tokensPerS = "tokens_per_s"
         case peakRSSMB = "peak_rss_mb"
+        case cpuSeconds = "cpu_seconds"
     }
 }
 
@@ -76,9 +80,11 @@ struct BenchEmbed: ParsableCommand {
                 _ = texts.map(embedder.tokenizer.encoding)
             }
             var vectors: [[Float]] = []
+            let cpuStart = processCPUSeconds()
             let seconds = BenchTimer.median(warmup: 1, repeats: repeats, minSeconds: 0) {
                 vectors = path == "packed" ? embedder.embed(texts, batchSize: batch) : embedPadded(texts, embedder)
             }
+            let cpu = (processCPUSeconds() - cpuStart) / Double(repeats + 1)
             if let saveEmbeddings {
                 do { try SentenceEmbedder.npy(vectors).write(to: URL(fileURLWithPath: saveEmbeddings), options: .atomic) } catch {
                     throw CLIError("--save-embeddings \(saveEmbeddings): cannot write (\(error.localizedDescription))")
@@ -87,15 +93,27 @@ struct BenchEmbed: ParsableCommand {
             return EmbedBenchResult(model: model, path: path, threads: threadCount, batch: batch, sentences: texts.count,
                                     tokens: tokens, seconds: seconds, tokenizeSeconds: tokenize,
                                     sentencesPerS: Double(texts.count) / seconds, tokensPerS: Double(tokens) / seconds,
-                                    peakRSSMB: PeakMemory.peakMB(), repeats: repeats)
+                                    peakRSSMB: PeakMemory.peakMB(), repeats: repeats, cpuSeconds: cpu)
         }
         if json {
             try printJSON(result)
         } else {
-            print(String(format: "embed %@ (%@): %.1f sentences/s, %.0f tokens/s (%d texts, %d tokens, %.1f ms per round of which tokenization %.1f ms, batch %d, %d threads, peak %.0f MB)",
+            print(String(format: "embed %@ (%@): %.1f sentences/s, %.0f tokens/s (%d texts, %d tokens, %.1f ms per round of which tokenization %.1f ms, %.0f CPU ms per round, batch %d, %d threads, peak %.0f MB)",
                          model, path, result.sentencesPerS, result.tokensPerS, texts.count, result.tokens, result.seconds * 1000,
-                         result.tokenizeSeconds * 1000, batch, threadCount, result.peakRSSMB))
+                         result.tokenizeSeconds * 1000, result.cpuSeconds * 1000, batch, threadCount, result.peakRSSMB))
         }
+    }
+
+    /// User + system CPU seconds of this process so far.
+    private func processCPUSeconds() -> Double {
+        var usage = rusage()
+        #if os(Linux)
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        #else
+        getrusage(RUSAGE_SELF, &usage)
+        #endif
+        func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) * 1e-6 }
+        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
     }
 
     /// The same batches as `SentenceEmbedder.embed` through the padded `TransformerModel` forward.

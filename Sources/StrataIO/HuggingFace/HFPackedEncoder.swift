@@ -174,23 +174,35 @@ public final class HFPackedEncoder {
     }
 
     /// Pooled states [B, C] of the packed sequences: the mean over each sequence's tokens, or its first token.
-    public func pooled(_ sequences: [[Int32]], tokenTypes: [[Int32]]? = nil) -> Tensor {
-        let hidden = hiddenStates(sequences, tokenTypes: tokenTypes)
+    /// Sequences run in passes of about `tokensPerPass` tokens (rows are independent, so the split does not change
+    /// the result): the [N, F] FFN activations of a pass then stay in cache.
+    public func pooled(_ sequences: [[Int32]], tokenTypes: [[Int32]]? = nil, tokensPerPass: Int = 1024) -> Tensor {
         let c = dim
         var out = [Float](repeating: 0, count: sequences.count * c)
-        hidden.withUnsafePointer { hp in
-            var row = 0
-            for (i, s) in sequences.enumerated() {
-                let dst = i * c
-                if pooling == "cls" {
-                    for j in 0..<c { out[dst + j] = hp[row * c + j] }
-                } else {
-                    for t in 0..<s.count { for j in 0..<c { out[dst + j] += hp[(row + t) * c + j] } }
-                    let inv = Float(s.count)
-                    for j in 0..<c { out[dst + j] /= inv }
-                }
-                row += s.count
+        var start = 0
+        while start < sequences.count {
+            var end = start + 1, tokens = sequences[start].count
+            while end < sequences.count, tokens + sequences[end].count <= tokensPerPass {
+                tokens += sequences[end].count
+                end += 1
             }
+            let chunk = Array(sequences[start..<end])
+            let hidden = hiddenStates(chunk, tokenTypes: tokenTypes.map { Array($0[start..<end]) })   // [N, C]
+            hidden.withUnsafePointer { hp in
+                var row = 0
+                for (i, s) in chunk.enumerated() {
+                    let dst = (start + i) * c
+                    if pooling == "cls" {
+                        for j in 0..<c { out[dst + j] = hp[row * c + j] }
+                    } else {
+                        for t in 0..<s.count { for j in 0..<c { out[dst + j] += hp[(row + t) * c + j] } }
+                        let n = Float(s.count)
+                        for j in 0..<c { out[dst + j] /= n }
+                    }
+                    row += s.count
+                }
+            }
+            start = end
         }
         return Tensor(out, shape: [sequences.count, c])
     }
