@@ -114,7 +114,7 @@ def main():
     print(f"\n{len(json.load(open(args.file)))} texts, {best[thread_counts[0]]['strata']['tokens']} tokens, batch {args.batch}, "
           f"best median of {args.repeats} over {args.rounds} round(s)")
     print(f"{'threads':>7} {'ST sent/s':>10} {'ST tok/s':>9} {'ST MB':>7} {'Strata sent/s':>13} {'Strata tok/s':>12} "
-          f"{'Strata MB':>9} {'ratio':>6} {'bar':>5} {'cosine':>9}")
+          f"{'Strata MB':>9} {'ratio':>6} {'bar':>5} {'cosine':>9} {'max|diff|':>9}")
     for n in thread_counts:
         b = best[n]
         ratio = b["st"]["seconds"] / b["strata"]["seconds"]
@@ -124,7 +124,7 @@ def main():
         else:
             print(f"{n:>7} {b['st']['sentences_per_s']:>10.1f} {b['st']['tokens_per_s']:>9.0f} {b['st']['peak_rss_mb']:>7.0f} "
                   f"{b['strata']['sentences_per_s']:>13.1f} {b['strata']['tokens_per_s']:>12.0f} "
-                  f"{b['strata']['peak_rss_mb']:>9.0f} {ratio:>5.2f}x {'ok' if ratio >= BAR else 'below':>5} {b['cos']:>9.7f}")
+                  f"{b['strata']['peak_rss_mb']:>9.0f} {ratio:>5.2f}x {'ok' if ratio >= BAR else 'below':>5} {b['cos']:>9.7f} {b['diff']:>9.1e}")
 
 
 if __name__ == "__main__":
