@@ -154,11 +154,12 @@ public final class HFPackedEncoder {
         var outputs: [Tensor] = []
         outputs.reserveCapacity(groups.count)
         for g in groups {
-            // [b·T, 3C] → [b, 3H, T, D]; q, k, v are the head ranges [0, H), [H, 2H), [2H, 3H).
-            let part = (groups.count == 1 ? qkv : qkv.slice(axis: 0, g.row..<(g.row + g.count * g.length)))
-                .reshaped([g.count, g.length, 3 * h, d]).permuted([0, 2, 1, 3])
-            let o = scaledDotProductAttention(q: part.slice(axis: 1, 0..<h), k: part.slice(axis: 1, h..<(2 * h)),
-                                              v: part.slice(axis: 1, (2 * h)..<(3 * h)))   // [b, H, T, D]
+            // [b·T, 3C] → [3, b, H, T, D] in one copy; q, k, v are then views (a leading-axis slice shares storage).
+            let part = qkv.slice(axis: 0, g.row..<(g.row + g.count * g.length))
+                .reshaped([g.count, g.length, 3, h, d]).permuted([2, 0, 3, 1, 4])
+            let o = scaledDotProductAttention(q: part.slice(axis: 0, 0..<1).reshaped([g.count, h, g.length, d]),
+                                              k: part.slice(axis: 0, 1..<2).reshaped([g.count, h, g.length, d]),
+                                              v: part.slice(axis: 0, 2..<3).reshaped([g.count, h, g.length, d]))   // [b, H, T, D]
             outputs.append(o.permuted([0, 2, 1, 3]).reshaped([g.count * g.length, c]))
         }
         let attention = outputs.count == 1 ? outputs[0] : Tensor.concat(outputs, axis: 0)   // [N, C]
