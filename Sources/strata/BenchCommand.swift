@@ -6,7 +6,7 @@ import Strata
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Measure kernels and workloads.",
-        subcommands: [BenchKernels.self, BenchTrain.self, BenchPrefill.self, BenchDecode.self, BenchScaling.self])
+        subcommands: [BenchKernels.self, BenchTrain.self, BenchPrefill.self, BenchDecode.self, BenchScaling.self, BenchEmbed.self])
 }
 
 /// `strata bench kernels`: GEMM GFLOP/s per transpose case and thread count, and fused attention

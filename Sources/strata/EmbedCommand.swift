@@ -3,13 +3,33 @@ import Foundation
 import Strata
 
 /// Loads a sentence-transformers directory, turning load errors into messages that name the directory.
-private func loadEmbedder(_ model: String) throws -> SentenceEmbedder {
+func loadEmbedder(_ model: String) throws -> SentenceEmbedder {
     let dir = URL(fileURLWithPath: model)
     var isDir: ObjCBool = false
     guard FileManager.default.fileExists(atPath: model, isDirectory: &isDir), isDir.boolValue else {
         throw CLIError("--model \(model): not a directory; expected a Hugging Face / sentence-transformers model directory (config.json, model.safetensors, tokenizer.json)")
     }
     do { return try SentenceEmbedder.load(directory: dir) } catch { throw CLIError("--model \(model): \(error)") }
+}
+
+/// Texts of `file` for `--file`: a .json file is a JSON array of strings, any other file one text per line.
+func readTextFile(_ file: String) throws -> [String] {
+    let data: Data
+    do { data = try Data(contentsOf: URL(fileURLWithPath: file)) } catch {
+        throw CLIError("--file \(file): cannot read the file (\(error.localizedDescription))")
+    }
+    if file.hasSuffix(".json") {
+        guard case .array(let items)? = try? JSONValue.parse(data) else {
+            throw CLIError("--file \(file): expected a JSON array of strings")
+        }
+        return try items.enumerated().map { i, v in
+            guard let s = v.stringValue else { throw CLIError("--file \(file): item \(i) is \(v.typeName), expected a string") }
+            return s
+        }
+    }
+    var lines = String(decoding: data, as: UTF8.self).components(separatedBy: "\n")
+    if lines.last == "" { lines.removeLast() }
+    return lines.map { $0.hasSuffix("\r") ? String($0.dropLast()) : $0 }
 }
 
 /// `strata embed`: sentence embeddings from a Hugging Face sentence-transformers model (BERT + pooling).
@@ -40,22 +60,7 @@ struct EmbedCommand: ParsableCommand {
 
     func readTexts() throws -> [String] {
         guard let file else { return texts }
-        let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: file)) } catch {
-            throw CLIError("--file \(file): cannot read the file (\(error.localizedDescription))")
-        }
-        if file.hasSuffix(".json") {
-            guard case .array(let items)? = try? JSONValue.parse(data) else {
-                throw CLIError("--file \(file): expected a JSON array of strings")
-            }
-            return try items.enumerated().map { i, v in
-                guard let s = v.stringValue else { throw CLIError("--file \(file): item \(i) is \(v.typeName), expected a string") }
-                return s
-            }
-        }
-        var lines = String(decoding: data, as: UTF8.self).components(separatedBy: "\n")
-        if lines.last == "" { lines.removeLast() }
-        return lines.map { $0.hasSuffix("\r") ? String($0.dropLast()) : $0 }
+        return try readTextFile(file)
     }
 
     func run() throws {

@@ -53,9 +53,10 @@ final class HFBertImportTests: XCTestCase {
         let v = try file.tensor("bert.encoder.layer.1.attention.self.value.bias")
         XCTAssertEqual(state["blocks.1.mixer.qkv.weight"]!.slice(axis: 0, 0..<8).scalars, q.scalars)
         XCTAssertEqual(state["blocks.1.mixer.qkv.bias"]!.slice(axis: 0, 16..<24).scalars, v.scalars)
-        let pos = try file.tensor("bert.embeddings.position_embeddings.weight")
-        let type0 = try file.tensor("bert.embeddings.token_type_embeddings.weight").slice(axis: 0, 0..<1)
-        XCTAssertEqual(state["positional.weight"]!.scalars, (pos + type0).scalars)
+        XCTAssertEqual(state["positional.weight"]!.scalars, try file.tensor("bert.embeddings.position_embeddings.weight").scalars)
+        XCTAssertEqual(state["tokenTypeEmbedding.weight"]!.scalars,
+                       try file.tensor("bert.embeddings.token_type_embeddings.weight").scalars)
+        XCTAssertEqual(model.spec.typeVocabSize, 2)
         XCTAssertEqual(model.spec.block.placement, .post)
         let out = model.pooled([1, 2, 3, 4, 0, 0], batch: 2, length: 3, attentionMask: [1, 1, 1, 1, 0, 0])
         XCTAssertEqual(out.shape, [2, 8])
@@ -98,6 +99,7 @@ final class HFBertImportTests: XCTestCase {
         }
         let encoder = try HFSentenceEncoder.load(directory: URL(fileURLWithPath: dir))
         XCTAssertTrue(encoder.normalize)
+        XCTAssertNotNil(encoder.packed, "MiniLM is BERT-shaped, so it must run on the packed path")
         XCTAssertEqual(encoder.model.spec.encoder.pooling, "mean")
         let fixtureURL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("Fixtures/minilm/fixture.json")
@@ -120,6 +122,9 @@ final class HFBertImportTests: XCTestCase {
                 mask += [Int32](repeating: 1, count: ids[i].count) + [Int32](repeating: 0, count: t - ids[i].count)
             }
             let out = encoder.embed(ids: flat, attentionMask: mask, batch: group.count, length: t).scalars
+            // The packed path (above) and its padded twin agree to float rounding.
+            let padded = encoder.embedPadded(ids: flat, attentionMask: mask, batch: group.count, length: t).scalars
+            for (a, b) in zip(out, padded) { XCTAssertEqual(a, b, accuracy: 1e-5) }
             for (row, i) in group.enumerated() {
                 let got = out[row * encoder.dimension..<(row + 1) * encoder.dimension].map(Double.init)
                 let want = expected[i]

@@ -21,7 +21,10 @@ public struct HFImportError: Error, CustomStringConvertible, Equatable {
 }
 
 /// The fields of a BERT `config.json` that shape the network (dropouts and training-only keys are ignored).
+/// RoBERTa / XLM-R configs (`model_type` roberta, xlm-roberta) are the same network with positions offset.
 public struct HFBertConfig: Equatable, Sendable {
+    /// `bert`, `roberta` or `xlm-roberta`.
+    public var modelType: String = "bert"
     public var vocabSize: Int
     public var hiddenSize: Int
     public var layers: Int
@@ -32,6 +35,13 @@ public struct HFBertConfig: Equatable, Sendable {
     /// `gelu` (erf), `gelu_new` / `gelu_pytorch_tanh` (tanh approximation) or `relu`.
     public var hiddenAct: String
     public var layerNormEps: Float
+    /// First row of the HF position table that position 0 reads: 0 for BERT; padding_idx + 1 (= pad_token_id + 1,
+    /// usually 2) for RoBERTa, whose position ids count non-pad tokens from padding_idx + 1 (Liu et al., 2019, as
+    /// implemented in fairseq and transformers).
+    public var positionOffset: Int = 0
+
+    /// Hugging Face tensor-name prefix of checkpoints saved from a task model (BertForX, RobertaForX).
+    public var weightPrefix: String { modelType == "bert" ? "bert." : "roberta." }
 
     /// Reads `config.json`; every missing or unsupported field is reported with its key.
     public static func load(from url: URL) throws -> HFBertConfig {
@@ -45,9 +55,9 @@ public struct HFBertConfig: Equatable, Sendable {
         } catch let e as HFImportError { throw e } catch {
             throw HFImportError(file: file, key: "", "cannot read as JSON: \(error.localizedDescription)")
         }
-        let modelType = root["model_type"]?.stringValue ?? "missing"
-        guard modelType == "bert" || modelType == "missing" else {
-            throw HFImportError(file: file, key: "model_type", "\"\(modelType)\" is not a BERT-family encoder; expected \"bert\"")
+        let modelType = root["model_type"]?.stringValue ?? "bert"
+        guard ["bert", "roberta", "xlm-roberta"].contains(modelType) else {
+            throw HFImportError(file: file, key: "model_type", "\"\(modelType)\" is not a BERT-family encoder; expected bert, roberta or xlm-roberta")
         }
         func int(_ key: String, _ fallback: Int? = nil) throws -> Int {
             if case .number(let n)? = root[key], n >= 1, n == n.rounded() { return Int(n) }
@@ -63,11 +73,21 @@ public struct HFBertConfig: Equatable, Sendable {
         }
         var eps: Float = 1e-12
         if case .number(let n)? = root["layer_norm_eps"] { eps = Float(n) }
-        let config = HFBertConfig(
-            vocabSize: try int("vocab_size"), hiddenSize: try int("hidden_size"), layers: try int("num_hidden_layers"),
+        var config = HFBertConfig(
+            modelType: modelType, vocabSize: try int("vocab_size"), hiddenSize: try int("hidden_size"), layers: try int("num_hidden_layers"),
             heads: try int("num_attention_heads"), intermediateSize: try int("intermediate_size"),
             maxPositions: try int("max_position_embeddings", 512), typeVocabSize: try int("type_vocab_size", 2),
             hiddenAct: act, layerNormEps: eps)
+        if modelType != "bert" {
+            var pad = 1
+            if case .number(let n)? = root["pad_token_id"], n >= 0, n == n.rounded() { pad = Int(n) }
+            config.positionOffset = pad + 1
+            // The table has max_position_embeddings rows, of which the first padding_idx + 1 are never read by tokens.
+            guard config.maxPositions > config.positionOffset else {
+                throw HFImportError(file: file, key: "max_position_embeddings",
+                                    "\(config.maxPositions) leaves no positions after the offset pad_token_id + 1 = \(config.positionOffset)")
+            }
+        }
         guard config.hiddenSize % config.heads == 0 else {
             throw HFImportError(file: file, key: "num_attention_heads",
                                 "\(config.heads) heads do not divide hidden_size \(config.hiddenSize)")
@@ -75,14 +95,19 @@ public struct HFBertConfig: Equatable, Sendable {
         return config
     }
 
+    /// Longest input: the position rows left after the offset.
+    public var contextLength: Int { maxPositions - positionOffset }
+
     /// The Strata encoder spec: post-LN blocks (x ← LN(x + F(x))), LayerNorm on the embeddings, learned absolute
-    /// positions, softmax attention and a 2-layer MLP with biases, no final norm, mean pooling, no head.
+    /// positions, a token-type table, softmax attention and a 2-layer MLP with biases, no final norm, mean
+    /// pooling, no head.
     public var spec: ModelSpec {
         var s = ModelSpec()
-        s.name = "bert"
+        s.name = modelType
         s.model = .encoder
         s.vocabSize = vocabSize
-        s.contextLength = maxPositions
+        s.typeVocabSize = typeVocabSize
+        s.contextLength = contextLength
         s.dim = hiddenSize
         s.layers = layers
         s.heads = heads

@@ -11,20 +11,20 @@ public struct HFTensorMapping: Equatable, Sendable {
         case copy
         /// Sources stacked along rows (q, k, v → the fused qkv projection [3·C, C] or bias [3·C]).
         case concatRows
-        /// position_embeddings [P, C] + token_type_embeddings[0]: exact for single-segment input (every
-        /// token type 0, as sentence-transformers feeds), so no token-type table is needed.
-        case addFirstRowOfSecond
+        /// Rows from this index on (RoBERTa's position table, whose first padding_idx + 1 rows no token reads).
+        case rowsFrom(Int)
     }
 
     /// Strata state-dict name.
     public var strata: String
-    /// Hugging Face tensor names (without a `bert.` prefix), in order.
+    /// Hugging Face tensor names (without a `bert.` / `roberta.` prefix), in order.
     public var sources: [String]
     /// The combination rule.
     public var combine: Combine
 }
 
-/// Imports BERT-family encoders (config.json + model.safetensors) into a `TransformerModel` through one name table.
+/// Imports BERT-family encoders (BERT, RoBERTa, XLM-R: config.json + model.safetensors) into a `TransformerModel`
+/// through one name table.
 public enum HFBertImport {
     /// HF tensors that are known and deliberately not imported: buffers and the unused NSP/pooler head.
     public static func isIgnored(_ name: String) -> Bool {
@@ -32,13 +32,14 @@ public enum HFBertImport {
             || name.hasPrefix("cls.")
     }
 
-    /// The name table for `layers` blocks: every Strata parameter of the encoder and its HF sources.
-    public static func nameTable(layers: Int) -> [HFTensorMapping] {
+    /// The name table for `layers` blocks: every Strata parameter of the encoder and its HF sources. Position
+    /// row p of Strata is HF row p + `positionOffset` (0 for BERT, padding_idx + 1 for RoBERTa).
+    public static func nameTable(layers: Int, positionOffset: Int = 0) -> [HFTensorMapping] {
         var table: [HFTensorMapping] = [
             .init(strata: "tokenEmbedding.weight", sources: ["embeddings.word_embeddings.weight"], combine: .copy),
-            .init(strata: "positional.weight",
-                  sources: ["embeddings.position_embeddings.weight", "embeddings.token_type_embeddings.weight"],
-                  combine: .addFirstRowOfSecond),
+            .init(strata: "positional.weight", sources: ["embeddings.position_embeddings.weight"],
+                  combine: positionOffset == 0 ? .copy : .rowsFrom(positionOffset)),
+            .init(strata: "tokenTypeEmbedding.weight", sources: ["embeddings.token_type_embeddings.weight"], combine: .copy),
             .init(strata: "embeddingNorm.weight", sources: ["embeddings.LayerNorm.weight"], combine: .copy),
             .init(strata: "embeddingNorm.bias", sources: ["embeddings.LayerNorm.bias"], combine: .copy),
         ]
@@ -75,10 +76,12 @@ public enum HFBertImport {
         let file = weights.url.path
         let model = try TransformerModel(spec: spec)
         let expected = Dictionary(model.stateDict().map { ($0.0, $0.1.shape) }, uniquingKeysWith: { a, _ in a })
-        // Checkpoints saved from BertForX carry a "bert." prefix; strip it once so the table stays prefix-free.
+        // Checkpoints saved from BertForX / RobertaForX carry a "bert." / "roberta." prefix; strip it once so the
+        // table stays prefix-free.
+        let prefix = config.weightPrefix
         var byName: [String: String] = [:]
-        for n in weights.names { byName[n.hasPrefix("bert.") ? String(n.dropFirst(5)) : n] = n }
-        let table = nameTable(layers: config.layers)
+        for n in weights.names { byName[n.hasPrefix(prefix) ? String(n.dropFirst(prefix.count)) : n] = n }
+        let table = nameTable(layers: config.layers, positionOffset: config.positionOffset)
         let used = Set(table.flatMap(\.sources))
         var problems: [String] = []
         let missing = table.flatMap(\.sources).filter { byName[$0] == nil }
@@ -95,12 +98,12 @@ public enum HFBertImport {
             switch m.combine {
             case .copy: value = sources[0]
             case .concatRows: value = Tensor.concat(sources, axis: 0)
-            case .addFirstRowOfSecond:
-                guard sources[1].rank == 2, sources[0].rank == 2, sources[1].shape[1] == sources[0].shape[1] else {
-                    problems.append("\(m.sources[1]) has shape \(sources[1].shape), expected [types, \(sources[0].shape.last ?? 0)]")
+            case .rowsFrom(let first):
+                guard sources[0].rank == 2, sources[0].shape[0] > first else {
+                    problems.append("\(m.sources[0]) has shape \(sources[0].shape), expected more than \(first) rows (max_position_embeddings)")
                     continue
                 }
-                value = sources[0] + sources[1].slice(axis: 0, 0..<1)
+                value = sources[0].slice(axis: 0, first..<sources[0].shape[0])
             }
             guard let shape = expected[m.strata] else {
                 problems.append("\(m.strata) (from \(m.sources.joined(separator: " + "))) is not a parameter of the built model")

@@ -21,6 +21,8 @@ public final class TransformerModel: Module {
     public let spec: ModelSpec
     /// Token table [V, C].
     public let tokenEmbedding: Embedding
+    /// Token-type (segment) table [type_vocab_size, C] of encoders (nil when `type_vocab_size` is 0).
+    public let tokenTypeEmbedding: Embedding?
     public let positional: any PositionalScheme
     public let embeddingNorm: (any NormLayer)?
     public let blocks: [Block]
@@ -55,6 +57,9 @@ public final class TransformerModel: Module {
                          biasInit: .zeros)
         }
         embeddingDropout = spec.dropout > 0 ? Dropout(spec.dropout, seed: rng.next()) : nil
+        // Drawn last so that specs without token types keep every other parameter's initial values.
+        tokenTypeEmbedding = spec.typeVocabSize > 0
+            ? Embedding(spec.typeVocabSize, spec.dim, rng: &rng, initializer: .normal(std: spec.initStd)) : nil
         super.init()
     }
 
@@ -65,9 +70,10 @@ public final class TransformerModel: Module {
 
     /// Final hidden states [B, T, C] for token ids laid out [B, T]. With `state`, the ids continue the
     /// sequences the state holds (prefill or one step) and the state advances. `attentionMask` ([B·T], 1 keep,
-    /// 0 padding) masks padded keys in encoders.
+    /// 0 padding) masks padded keys in encoders. `tokenTypes` ([B·T] segment ids, default all 0) select rows of
+    /// the token-type table of encoders with `type_vocab_size` > 0.
     public func hiddenStates(_ ids: [Int32], batch: Int, length: Int, state: DecodeState? = nil,
-                             attentionMask: [Int32]? = nil, probes: ProbeRecorder? = nil) -> Tensor {
+                             attentionMask: [Int32]? = nil, tokenTypes: [Int32]? = nil, probes: ProbeRecorder? = nil) -> Tensor {
         guard ids.count == batch * length else {
             shapeError("TransformerModel", "\(ids.count) token ids do not fill batch \(batch) × length \(length)")
         }
@@ -79,6 +85,15 @@ public final class TransformerModel: Module {
             shapeError("TransformerModel", "sequence of \(offset + length) tokens exceeds context_length \(spec.contextLength)")
         }
         var h = positional.embed(tokenEmbedding(ids, shape: [batch, length]), offset: offset)
+        if let types = tokenTypeEmbedding {
+            let t = tokenTypes ?? [Int32](repeating: 0, count: batch * length)
+            guard t.count == batch * length, t.allSatisfy({ $0 >= 0 && Int($0) < spec.typeVocabSize }) else {
+                shapeError("TransformerModel", "token types must be \(batch * length) ids in 0..<\(spec.typeVocabSize) (type_vocab_size)")
+            }
+            h = h + types(t, shape: [batch, length])
+        } else if let t = tokenTypes, t.contains(where: { $0 != 0 }) {
+            shapeError("TransformerModel", "token types other than 0 need a spec with type_vocab_size > 0")
+        }
         if let n = embeddingNorm { h = n.normalize(h, site: .embedding, scratch: BlockScratch()) }
         if let d = embeddingDropout { h = d(h) }
         let padding = attentionMask.map { m -> Tensor in
@@ -114,9 +129,10 @@ public final class TransformerModel: Module {
     }
 
     /// Pooled encoder states [B, C]: the mean over unmasked tokens, or the first token (`cls`).
-    public func pooled(_ ids: [Int32], batch: Int, length: Int, attentionMask: [Int32]? = nil,
+    public func pooled(_ ids: [Int32], batch: Int, length: Int, attentionMask: [Int32]? = nil, tokenTypes: [Int32]? = nil,
                        probes: ProbeRecorder? = nil) -> Tensor {
-        let h = hiddenStates(ids, batch: batch, length: length, attentionMask: attentionMask, probes: probes)
+        let h = hiddenStates(ids, batch: batch, length: length, attentionMask: attentionMask, tokenTypes: tokenTypes,
+                             probes: probes)
         if spec.encoder.pooling == "cls" { return h.slice(axis: 1, 0..<1).reshaped([batch, spec.dim]) }
         let m = Tensor((attentionMask ?? [Int32](repeating: 1, count: batch * length)).map(Float.init),
                        shape: [batch, length, 1])

@@ -44,6 +44,8 @@ extension ModelSpec: Codable {
         spec.dropout = r.float("dropout", default: d.dropout, "dropout on embeddings and sublayer outputs", in: 0...0.99)
         spec.zLoss = r.float("z_loss", default: d.zLoss, "coefficient of the logit z-loss c·(log Z)²", in: 0...1)
         if let v = r.nested("encoder", "encoder pooling and head") { spec.encoder = readEncoder(v, issues: &issues) }
+        spec.typeVocabSize = r.int("type_vocab_size", default: d.typeVocabSize, "token-type (segment) embedding rows of an encoder (0: none)",
+                                   in: 0...1 << 16)
         r.finish()
         return (spec, r.issues + issues)
     }
@@ -138,6 +140,7 @@ extension ModelSpec: Codable {
         ]
         if let headDim { o["head_dim"] = .number(Double(headDim)) }
         if headBias { o["head_bias"] = .bool(true) }   // written only when set, so existing specs keep their JSON
+        if typeVocabSize > 0 { o["type_vocab_size"] = .number(Double(typeVocabSize)) }   // likewise
         if let embeddingNorm { o["embedding_norm"] = embeddingNorm.json }
         if let finalNorm { o["final_norm"] = finalNorm.json }
         if !overrides.isEmpty {

@@ -9,6 +9,9 @@ extension ModelSpec {
         if headBias, model == .decoder, tieEmbeddings {
             issues.append(SpecIssue(path: "head_bias", message: "a bias needs an untied head; set tie_embeddings false or head_bias false"))
         }
+        if typeVocabSize > 0, model == .decoder {
+            issues.append(SpecIssue(path: "type_vocab_size", message: "token types are for encoders; set model encoder or type_vocab_size 0"))
+        }
         _ = Catalog.positional.resolve(positional, path: "positional", issues: &issues)
         if let n = embeddingNorm { _ = Catalog.norms.resolve(n, path: "embedding_norm", issues: &issues) }
         if let n = finalNorm { _ = Catalog.norms.resolve(n, path: "final_norm", issues: &issues) }

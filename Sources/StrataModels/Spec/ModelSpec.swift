@@ -107,6 +107,8 @@ public struct ModelSpec: Equatable, Sendable {
     /// Coefficient c of the logit z-loss c·(log Z)² (catalog `z_loss`); 0 disables it.
     public var zLoss: Float = 0
     public var encoder = EncoderHeadSpec()
+    /// Rows of the token-type (segment) embedding added to encoder inputs (BERT's sentence A/B); 0 means none.
+    public var typeVocabSize: Int = 0
 
     public init() {}
 
