@@ -38,7 +38,15 @@ public enum ICLBaselines {
         var gamma = covariance.map { $0.map { $0 * (1 + 1 / Double(n)) } }
         for i in 0..<d { gamma[i][i] += (trace + noise * noise) / Double(n) }
         let (values, vectors) = symmetricEigen(gamma)
-        return (0..<d).map { i in (0..<d).map { j in (0..<d).map { vectors[i][$0] * vectors[j][$0] / values[$0] }.reduce(0, +) } }
+        var inverse = [[Double]](repeating: [Double](repeating: 0, count: d), count: d)
+        for i in 0..<d {
+            for j in 0..<d {
+                var s = 0.0
+                for k in 0..<d { s += vectors[i][k] * vectors[j][k] / values[k] }
+                inverse[i][j] = s
+            }
+        }
+        return inverse
     }
 
     /// The LSA global-minimum predictor, one preconditioned gradient step from w = 0:

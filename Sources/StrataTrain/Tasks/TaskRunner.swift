@@ -95,6 +95,15 @@ public struct TaskResult: Codable, Sendable {
     /// One entry per evaluated length, the training length first.
     public var evaluations: [TaskEvaluation]
 
+    /// A result with every field given (runs that are not `TaskRunner`s, like the LSA reference, build their own).
+    public init(runID: String?, task: String, spec: String, steps: Int, parameters: Int, chance: Double, accuracy: Double?,
+                sequenceAccuracy: Double?, testLoss: Double, finalTrainLoss: Double, elapsedSeconds: Double,
+                evaluations: [TaskEvaluation]) {
+        self.runID = runID; self.task = task; self.spec = spec; self.steps = steps; self.parameters = parameters
+        self.chance = chance; self.accuracy = accuracy; self.sequenceAccuracy = sequenceAccuracy; self.testLoss = testLoss
+        self.finalTrainLoss = finalTrainLoss; self.elapsedSeconds = elapsedSeconds; self.evaluations = evaluations
+    }
+
     enum CodingKeys: String, CodingKey {
         case runID = "run_id", task, spec, steps, parameters, chance, accuracy, sequenceAccuracy = "sequence_accuracy"
         case testLoss = "test_loss", finalTrainLoss = "final_train_loss", elapsedSeconds = "elapsed_s", evaluations
