@@ -186,7 +186,8 @@ enum ICLReport {
         func f(_ v: Double?) -> String { v.map { String(format: "%.4f", $0) } ?? "-" }
         func ratio(_ a: Double, _ b: Double?) -> String {
             guard let b else { return "-" }
-            return b > 0 ? String(format: "%.3f", a / b) : (a > 0 ? "inf" : "-")
+            guard b > 0, a / b < 1e4 else { return a > 0 ? "> 1e4" : "-" }   // noiseless OLS is exact up to rounding
+            return String(format: "%.3f", a / b)
         }
         for r in results {
             for e in r.evaluations {

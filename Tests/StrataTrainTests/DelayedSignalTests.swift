@@ -54,8 +54,8 @@ final class DelayedSignalTests: XCTestCase {
         // Zero delay: the target is the input itself at every position.
         let copy = try task(["length": "16", "delay": "0"]).batch(size: 2, rng: &rng).regression!
         XCTAssertEqual(copy.targets, copy.features)
-        XCTAssertThrowsError(try task(["length": "16", "delay": "16"])) { XCTAssertTrue("\($0)".contains("delay")) }
-        XCTAssertThrowsError(try task(["length": "16", "cutoff": "0.01"])) { XCTAssertTrue("\($0)".contains("cutoff")) }
+        XCTAssertThrowsError(try CapabilityTasks.make("delayed_signal", knobs: ["length": "16", "delay": "16"])) { XCTAssertTrue("\($0)".contains("delay")) }
+        XCTAssertThrowsError(try CapabilityTasks.make("delayed_signal", knobs: ["length": "16", "cutoff": "0.01"])) { XCTAssertTrue("\($0)".contains("cutoff")) }
     }
 
     func testRunnerTrainsOnEveryScoredPositionAndReportsNRMSE() throws {
