@@ -113,6 +113,13 @@ struct TasksRun: ParsableCommand {
             print("")
             print(table(results, task: capability).render())
             if let icl = capability as? ICLRegressionTask { print(ICLReport.theoryLine(icl, evalKnobs: config.evalKnobs)) }
+            if let signal = capability as? DelayedSignalTask {
+                // The untrained LMU memory on the same held-out sequences as the specs.
+                var rng = TaskRunner.evaluationRNG(seed: seed)
+                let nrmse = signal.legendreNRMSE(order: 16, batches: evalBatches, batchSize: batch, rng: &rng)
+                print(String(format: "reference: closed-form LMU Legendre delay line (q = 16, θ = θ' + 1 = %d), no training: NRMSE %.4f",
+                             signal.delay + 1, nrmse))
+            }
             notes.forEach { print($0) }
         }
     }

@@ -75,3 +75,24 @@ final class DelayedSignalTests: XCTestCase {
         XCTAssertLessThan(runner.lossHistory.suffix(5).reduce(0, +) / 5, runner.lossHistory.prefix(5).reduce(0, +) / 5)
     }
 }
+
+/// The closed-form LMU delay line used as the task's untrained reference.
+final class LegendreDelayLineTests: XCTestCase {
+    func testShiftedLegendreAndTheDiscretizedMemory() {
+        // P̃_2(r) = 6r² − 6r + 1.
+        XCTAssertEqual(LegendreDelayLine.shiftedLegendre(0.3, count: 3)[2], 6 * 0.09 - 1.8 + 1, accuracy: 1e-12)
+        // q = 1: A = −1/θ, B = 1/θ, so Ā = e^{−1/θ} and B̄ = 1 − e^{−1/θ} (zero-order hold).
+        let one = LegendreDelayLine(order: 1, window: 4)
+        XCTAssertEqual(one.transition[0], exp(-0.25), accuracy: 1e-12)
+        XCTAssertEqual(one.input[0], 1 - exp(-0.25), accuracy: 1e-12)
+    }
+
+    func testOrder16ReconstructsTheDelayedBandLimitedSignal() throws {
+        // Catalog `lmu` check (b): NRMSE < 0.05 at q = 16; a low order cannot hold the window.
+        let task = try XCTUnwrap(try CapabilityTasks.make("delayed_signal", knobs: ["length": "96", "delay": "16", "cutoff": "0.1"])
+                                 as? DelayedSignalTask)
+        var rng = RNG(seed: 1)
+        XCTAssertLessThan(task.legendreNRMSE(order: 16, batches: 2, batchSize: 8, rng: &rng), 0.05)
+        XCTAssertGreaterThan(task.legendreNRMSE(order: 3, batches: 2, batchSize: 8, rng: &rng), 0.1)
+    }
+}

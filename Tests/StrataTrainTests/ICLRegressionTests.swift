@@ -131,7 +131,7 @@ final class ICLRegressionTests: XCTestCase {
         let t = try task(["dim": "5", "examples": "20"])
         let shifted = try task(["dim": "5", "examples": "20", "covariate_scale": "2"])
         var config = TaskRunConfig()
-        config.steps = 1500; config.batchSize = 256; config.learningRate = 0.01; config.warmup = 50
+        config.steps = 1000; config.batchSize = 256; config.learningRate = 0.01; config.warmup = 50
         config.evalBatches = 16; config.seed = 1
         let (_, result) = LSAReference.train(task: t, shifted: shifted, config: config)
         let e = result.evaluations[0]

@@ -10,7 +10,7 @@ import StrataCore
 /// time through `--eval-knob`); `query_scale` scales only the query's (a query shift).
 public struct ICLRegressionTask: RealValuedTask {
     public let id = "icl_linear_regression"
-    public let summary = "in-context linear regression: predict y_q from (x_i, y_i) examples (MSE vs least squares)"
+    public let summary = "in-context linear regression: predict y_q from (x_i, y_i) examples (MSE vs least squares and the LSA optimum; spec `lsa`: the reference)"
     /// Input dimension d.
     public let dimension: Int
     /// In-context examples N.
