@@ -1,41 +1,26 @@
 import Foundation
 import StrataCore
+import StrataModels
 
-/// The closed-form Legendre delay line of the LMU (Voelker, Kajić & Eliasmith 2019; catalog `lmu` check b): a
-/// q-dimensional linear memory m_t = Ā·m_{t−1} + B̄·u_t whose continuous-time matrices project the last θ steps
-/// of u onto shifted Legendre polynomials,
-///   A_ij = (2i+1)/θ · (−1 if i < j, else (−1)^{i−j+1}),  B_i = (2i+1)·(−1)^i/θ,
-/// discretized by zero-order hold with one step (Ā = e^A, B̄ = A⁻¹(e^A − I)B, both read off the exponential of the
-/// block matrix [[A, B], [0, 0]]). The delayed input is decoded without training:
+/// The closed-form Legendre delay line of the LMU (Voelker, Kajić & Eliasmith 2019; catalog `lmu` check b): the
+/// fixed memory m_t = Ā·m_{t−1} + B̄·u_t of `LegendreMemory` (the `lmu` mixer's), decoded without training:
 /// u(t − θ') ≈ Σ_i P̃_i(θ'/θ)·m_i(t) with P̃_i(r) = P_i(2r − 1). It is the reference the `delayed_signal` table
 /// prints next to trained models: what an untrained LMU memory of order q recovers.
 public struct LegendreDelayLine: Sendable {
+    /// The discretized memory.
+    public let memory: LegendreMemory
     /// Legendre orders q.
-    public let order: Int
+    public var order: Int { memory.order }
     /// Window θ in steps.
-    public let window: Double
+    public var window: Double { memory.window }
     /// Ā [q, q], row-major.
-    public let transition: [Double]
+    public var transition: [Double] { memory.transition }
     /// B̄ [q].
-    public let input: [Double]
+    public var input: [Double] { memory.input }
 
     /// The discretized memory of `order` q over a window of θ steps.
     public init(order q: Int, window theta: Double) {
-        order = q
-        window = theta
-        // Block matrix M = [[A, B], [0, 0]] of size q + 1; e^M = [[Ā, B̄], [0, 1]].
-        let n = q + 1
-        var m = [Double](repeating: 0, count: n * n)
-        for i in 0..<q {
-            for j in 0..<q {
-                let sign: Double = i < j ? -1 : ((i - j + 1) % 2 == 0 ? 1 : -1)
-                m[i * n + j] = Double(2 * i + 1) / theta * sign
-            }
-            m[i * n + q] = Double(2 * i + 1) * (i % 2 == 0 ? 1 : -1) / theta
-        }
-        let e = Self.exponential(m, size: n)
-        transition = (0..<q).flatMap { i in (0..<q).map { e[i * n + $0] } }
-        input = (0..<q).map { e[$0 * n + q] }
+        memory = LegendreMemory(order: q, window: theta)
     }
 
     /// Shifted Legendre polynomials P̃_0…P̃_{q−1} at r ∈ [0, 1], by the recurrence of P_i at x = 2r − 1.
@@ -66,27 +51,6 @@ public struct LegendreDelayLine: Sendable {
             out[t] = Float(zip(decoder, state).map(*).reduce(0, +))
         }
         return out
-    }
-
-    /// Matrix exponential by scaling and squaring with a 20-term Taylor series (double precision; the norms here
-    /// are a few units, so 2^s scaling to norm ≤ 0.5 leaves the series error far below float rounding).
-    static func exponential(_ a: [Double], size n: Int) -> [Double] {
-        let norm = a.map(abs).reduce(0, +)
-        let s = max(0, Int(log2(max(norm, 1e-300) / 0.5).rounded(.up)))
-        let scaled = a.map { $0 / pow(2, Double(s)) }
-        func multiply(_ x: [Double], _ y: [Double]) -> [Double] {
-            var z = [Double](repeating: 0, count: n * n)
-            for i in 0..<n { for k in 0..<n where x[i * n + k] != 0 { for j in 0..<n { z[i * n + j] += x[i * n + k] * y[k * n + j] } } }
-            return z
-        }
-        var result = (0..<(n * n)).map { $0 % (n + 1) == 0 ? 1.0 : 0.0 }
-        var term = result
-        for k in 1...20 {
-            term = multiply(term, scaled).map { $0 / Double(k) }
-            for i in result.indices { result[i] += term[i] }
-        }
-        for _ in 0..<s { result = multiply(result, result) }
-        return result
     }
 }
 
