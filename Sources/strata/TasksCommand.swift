@@ -130,24 +130,9 @@ struct TasksRun: ParsableCommand {
         print(String(decoding: try encoder.encode(result), as: UTF8.self))
     }
 
-    /// Trains the catalog's LSA reference (not stored as a run: it has no spec) and returns its result row.
+    /// Trains the catalog's LSA reference and returns its row and a note with catalog check b.
     private func runLSA(_ task: ICLRegressionTask, config: TaskRunConfig, threads: Int) throws -> (TaskResult, String) {
-        var shifted: ICLRegressionTask?
-        if !config.evalKnobs.isEmpty {
-            var k = Dictionary(task.knobs.map { ($0.name, $0.value) }, uniquingKeysWith: { $1 })
-            for (name, value) in config.evalKnobs { k[name] = value }
-            shifted = try CapabilityTasks.make(task.id, knobs: k) as? ICLRegressionTask
-        }
-        let (model, r) = Threads.$limit.withValue(threads) { LSAReference.train(task: task, shifted: shifted, config: config) }
-        var evaluations = r.evaluations
-        if evaluations.count > 1 {
-            evaluations[1].shift = config.evalKnobs.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
-        }
-        let tail = r.losses.suffix(10)
-        let result = TaskResult(runID: nil, task: task.id, spec: "lsa", steps: config.steps, parameters: model.parameterCount,
-                                chance: 0, accuracy: nil, sequenceAccuracy: nil, testLoss: evaluations[0].loss,
-                                finalTrainLoss: tail.reduce(0, +) / Double(max(tail.count, 1)),
-                                elapsedSeconds: r.elapsedSeconds, evaluations: evaluations)
+        let (result, r) = try LSAReference.run(task: task, config: config, threads: threads)
         let note = String(format: "lsa: learned preconditioner M = u_y·Aᵀ + b·u_xᵀ vs Γ⁻¹: cosine %.4f, norm ratio %.3f (catalog check b)",
                           r.preconditionerCosine, r.preconditionerScale)
         return (result, note)

@@ -121,6 +121,21 @@ public enum LSAReference {
                                           preconditionerScale: nm / ng, elapsedSeconds: BenchTimer.now() - start))
     }
 
+    /// A `strata tasks run` row for the reference (spec `lsa`, no run id: it has no spec to store): trains on
+    /// `task` with `threads` threads, tests also on the `config.evalKnobs` shift if any.
+    public static func run(task: ICLRegressionTask, config: TaskRunConfig, threads: Int) throws -> (TaskResult, LSAReferenceResult) {
+        let shifted = config.evalKnobs.isEmpty ? nil : try TaskRunner.shifted(task, config.evalKnobs) as? ICLRegressionTask
+        let (model, trained) = Threads.$limit.withValue(threads) { train(task: task, shifted: shifted, config: config) }
+        var r = trained
+        if r.evaluations.count > 1 { r.evaluations[1].shift = TaskRunner.shiftLabel(config.evalKnobs) }
+        let tail = r.losses.suffix(10)
+        let result = TaskResult(runID: nil, task: task.id, spec: "lsa", steps: config.steps, parameters: model.parameterCount,
+                                chance: 0, accuracy: nil, sequenceAccuracy: nil, testLoss: r.evaluations[0].loss,
+                                finalTrainLoss: tail.reduce(0, +) / Double(max(tail.count, 1)),
+                                elapsedSeconds: r.elapsedSeconds, evaluations: r.evaluations)
+        return (result, r)
+    }
+
     /// Mean squared error of the prediction against y_q over a batch.
     public static func loss(_ model: LinearSelfAttentionRegressor, _ batch: TaskBatch) -> Tensor {
         let r = batch.regression!

@@ -185,6 +185,23 @@ public final class TaskRunner {
     /// on the same prompts.
     public static func evaluationRNG(seed: UInt64) -> RNG { RNG(seed: seed &* 0xD1B5_4A32_D192_ED03 &+ 0x7E57) }
 
+    /// `task` rebuilt with `overrides` replacing some of its knob values; names it does not have are errors.
+    public static func shifted(_ task: any CapabilityTask, _ overrides: [String: String]) throws -> any CapabilityTask {
+        var knobs = Dictionary(task.knobs.map { ($0.name, $0.value) }, uniquingKeysWith: { $1 })
+        for (k, v) in overrides {
+            guard knobs[k] != nil else {
+                throw TaskError("--eval-knob \(k): \(task.id) has no such knob (its knobs: \(task.knobs.map(\.name).joined(separator: ", ")))")
+            }
+            knobs[k] = v
+        }
+        return try CapabilityTasks.make(task.id, knobs: knobs)
+    }
+
+    /// The label of a shifted test: its overrides as sorted `name=value` pairs.
+    public static func shiftLabel(_ overrides: [String: String]) -> String {
+        overrides.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
+    }
+
     /// Prepares a run; the spec's vocabulary and context are set from the task (context covers `evalLengths`).
     public init(task: any CapabilityTask, spec: ModelSpec, config: TaskRunConfig, store: RunStore?, threads: Int) throws {
         guard spec.model == .decoder else { throw TaskError("tasks train decoders; spec \(spec.name) is an encoder") }
@@ -203,18 +220,7 @@ public final class TaskRunner {
             }
         }
         lengthTasks = extra
-        if config.evalKnobs.isEmpty {
-            shiftedTask = nil
-        } else {
-            var knobs = Dictionary(task.knobs.map { ($0.name, $0.value) }, uniquingKeysWith: { $1 })
-            for (k, v) in config.evalKnobs {
-                guard knobs[k] != nil else {
-                    throw TaskError("--eval-knob \(k): \(task.id) has no such knob (its knobs: \(task.knobs.map(\.name).joined(separator: ", ")))")
-                }
-                knobs[k] = v
-            }
-            shiftedTask = try CapabilityTasks.make(task.id, knobs: knobs)
-        }
+        shiftedTask = config.evalKnobs.isEmpty ? nil : try TaskRunner.shifted(task, config.evalKnobs)
         var s = spec
         s.vocabSize = max(task.vocabSize, 2)   // specs need V ≥ 2
         s.contextLength = ([task.length] + extra.map { $0.length }).max()!
@@ -319,7 +325,7 @@ public final class TaskRunner {
         var evaluations = ([task] + lengthTasks).map { t in evaluate(t, rng: &evalRNG) }
         if let shiftedTask {
             var e = evaluate(shiftedTask, rng: &evalRNG)
-            e.shift = config.evalKnobs.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
+            e.shift = TaskRunner.shiftLabel(config.evalKnobs)
             evaluations.append(e)
         }
         let main = evaluations[0]
