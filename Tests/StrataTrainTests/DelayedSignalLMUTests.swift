@@ -7,9 +7,9 @@ import StrataTrain
 
 /// The `lmu` token mixer (catalog `lmu`): convolution form vs recurrence vs cached chunks, and its gradients.
 final class DelayedSignalLMUTests: XCTestCase {
-    private func mixer(order: Int = 6, theta: Float = 8, units: Int = 3, dim: Int = 8) -> LegendreMemoryMixer {
-        var reader = OptionReader(["order": .number(Double(order)), "theta": .number(Double(theta)), "units": .number(Double(units))],
-                                  path: "block.token_mixer")
+    private func mixer(order: Int = 6, theta: Float = 8, units: Int = 3, dim: Int = 8, chunk: Int = 64) -> LegendreMemoryMixer {
+        var reader = OptionReader(["order": .number(Double(order)), "theta": .number(Double(theta)), "units": .number(Double(units)),
+                                   "chunk": .number(Double(chunk))], path: "block.token_mixer")
         let options = LegendreMemoryMixer.Options(&reader)
         var rng = RNG(seed: 3)
         let context = BuildContext(dim: dim, heads: 2, headDim: dim / 2, layer: 0, layers: 1, contextLength: 64, causal: true,
@@ -54,6 +54,12 @@ final class DelayedSignalLMUTests: XCTestCase {
         var rng = RNG(seed: 6)
         let x = rng.normal([2, 21, 8])
         let full = withNoGrad { m.forward(x, context: MixerContext(positional: positional), cache: nil) }.scalars
+        // The chunked training form (chunk 4 and 5 of 21 steps) is the same function.
+        for n in [4, 5] {
+            let chunked = mixer(chunk: n)
+            let y = withNoGrad { chunked.forward(x, context: MixerContext(positional: positional), cache: nil) }.scalars
+            XCTAssertLessThan(zip(y, full).map { abs($0 - $1) }.max()!, 1e-5 * max(1, full.map(abs).max()!), "chunk \(n)")
+        }
         for chunks in [[21], [1, 1, 1, 18], [7, 1, 13]] {
             let cache = m.makeCache(batch: 2, capacity: 21)
             var parts: [Tensor] = [], start = 0
@@ -71,7 +77,7 @@ final class DelayedSignalLMUTests: XCTestCase {
     }
 
     func testGradientsMatchFiniteDifferences() throws {
-        let m = mixer(order: 4, theta: 6, units: 2, dim: 4)
+        let m = mixer(order: 4, theta: 6, units: 2, dim: 4, chunk: 4)   // gradients also flow through the chunk carry
         var rng = RNG(seed: 8)
         let x = rng.normal([1, 9, 4])
         let r = rng.normal([1, 9, 4])

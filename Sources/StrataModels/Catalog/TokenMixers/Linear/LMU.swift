@@ -6,11 +6,12 @@ import StrataNN
 /// Liu et al. 2024): u_t = W_u·x_t (C → U memory inputs), and per input j a q-dimensional memory
 /// m_t^j = Ā·m_{t−1}^j + B̄·u_t^j whose matrices are fixed, not learned: the Legendre A, B over a window of θ steps
 /// (`LegendreMemory`), discretized by zero-order hold. The output is W_o·vec(m_t) (U·q → C). The mixer is linear
-/// time-invariant, so the full-sequence form is the causal convolution m_t = Σ_{s≤t} Ā^{t−s}B̄·u_s (a Toeplitz
-/// matmul here, O(T²·q·U); the paper's FFT is the same product for long T), and the cached form continues from
-/// the stored memory: m_t = Ā^{t+1}·m_{−1} + Σ_s Ā^{t−s}B̄·u_s, which at one token is the recurrence itself.
-/// The LMUFormer block's convolutional patch embedding and channel mixer are other slots; the spiking variant is
-/// out of scope.
+/// time-invariant, so within a chunk of N steps the memory is the causal convolution
+/// m_t = Ā^{t+1}·m_{−1} + Σ_{s≤t} Ā^{t−s}B̄·u_s (a Toeplitz matmul, O(N·q·U) per step; the paper's FFT computes the
+/// same product in O(log T)), chunks pass the last state on, and a cached call is the same thing continuing the
+/// stored memory, which at one token is the recurrence itself. The memory is causal in encoders too. The
+/// LMUFormer block's convolutional patch embedding and channel mixer are other slots; the spiking variant is out
+/// of scope.
 public final class LegendreMemoryMixer: Module, Component, TokenMixer {
     /// The variant's spec options (each documented where it is read).
     public struct Options: ComponentOptions {
@@ -20,10 +21,13 @@ public final class LegendreMemoryMixer: Module, Component, TokenMixer {
         public var theta: Float
         /// Memory inputs U.
         public var units: Int
+        /// Chunk length N of the training form.
+        public var chunk: Int
         public init(_ r: inout OptionReader) {
             order = r.int("order", default: 16, "Legendre orders q of each memory (state size U·q)", in: 1...256)
             theta = r.float("theta", default: 64, "window θ in steps that the memory spans", in: 1...1e7)
             units = r.int("units", default: 4, "memory inputs U (projections of x, each with its own memory)", in: 1...4096)
+            chunk = r.int("chunk", default: 64, "chunk length N of the convolution form", in: 1...4096)
         }
     }
     public static let info = ComponentInfo(
@@ -55,11 +59,19 @@ public final class LegendreMemoryMixer: Module, Component, TokenMixer {
     public func forward(_ x: Tensor, context: MixerContext, cache: MixerCache?) -> Tensor {
         let (b, t) = (x.shape[0], x.shape[1])
         let recurrent = cache.map { $0 as! RecurrentCache }
-        let m = memoryStates(encode(x), initial: recurrent?.state)     // [B, T, U, q]
+        let u = encode(x)                                               // [B, T, U]
+        var state = recurrent?.state, parts: [Tensor] = []
+        for start in stride(from: 0, to: t, by: options.chunk) {
+            let n = min(options.chunk, t - start)
+            let m = memoryStates(u.slice(axis: 1, start..<start + n), initial: state)   // [B, N, U, q]
+            state = m.slice(axis: 1, (n - 1)..<n).reshaped([b, units, memory.order])
+            parts.append(m)
+        }
         if let recurrent {
-            recurrent.state = m.slice(axis: 1, (t - 1)..<t).reshaped([b, units, memory.order]).detached()
+            recurrent.state = state!.detached()
             recurrent.length += t
         }
+        let m = parts.count == 1 ? parts[0] : Tensor.concat(parts, axis: 1)
         return out(m.reshaped([b, t, units * memory.order]))
     }
 
