@@ -21,6 +21,7 @@ public struct ICLRegressionTask: RealValuedTask {
     public let queryScale: Double
     /// Factor on every covariate of a prompt (examples and query).
     public let covariateScale: Double
+    /// Token width d + 1: the covariates and the label slot.
     public var featureWidth: Int { dimension + 1 }
     public var length: Int { examples + 1 }
     /// Token tasks need a vocabulary; this one feeds vectors, so one dummy id is enough.
