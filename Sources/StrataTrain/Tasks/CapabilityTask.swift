@@ -142,7 +142,7 @@ public struct KnobReader {
 public enum CapabilityTasks {
     /// Every task id, in the order `strata tasks list` prints them.
     public static let ids = ["mqar", "selective_copying", "induction_heads", "icl_linear_regression", "lra_listops",
-                             "passkey_retrieval", "phonebook", "delayed_recall", "state_tracking"]
+                             "passkey_retrieval", "phonebook", "delayed_recall", "delayed_signal", "state_tracking"]
 
     /// Builds task `id` with `knobs` (name → value); errors name an unknown id or knob and list valid ones.
     public static func make(_ id: String, knobs: [String: String] = [:]) throws -> any CapabilityTask {
@@ -157,6 +157,7 @@ public enum CapabilityTasks {
         case "passkey_retrieval": task = try PasskeyTask(&r)
         case "phonebook": task = try PhonebookTask(&r)
         case "delayed_recall": task = try DelayedRecallTask(&r)
+        case "delayed_signal": task = try DelayedSignalTask(&r)
         case "state_tracking": task = try StateTrackingTask(&r)
         default: throw TaskError("unknown task \(id); valid: \(ids.joined(separator: ", "))")
         }

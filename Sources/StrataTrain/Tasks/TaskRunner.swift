@@ -26,6 +26,8 @@ public struct TaskRunConfig: Codable, Equatable, Sendable {
     public var evalLengths: [Int] = []
     /// Log the training loss every this many steps.
     public var logEvery = 10
+    /// Knob overrides for one extra held-out test on a shifted task (e.g. `covariate_scale=2`); empty: none.
+    public var evalKnobs: [String: String] = [:]
 
     /// The defaults.
     public init() {}
@@ -33,6 +35,7 @@ public struct TaskRunConfig: Codable, Equatable, Sendable {
     enum CodingKeys: String, CodingKey {
         case steps, batchSize = "batch_size", learningRate = "learning_rate", weightDecay = "weight_decay", warmup
         case gradClip = "grad_clip", seed, evalBatches = "eval_batches", evalLengths = "eval_lengths", logEvery = "log_every"
+        case evalKnobs = "eval_knobs"
     }
 }
 
@@ -50,10 +53,18 @@ public struct TaskEvaluation: Codable, Sendable, Equatable {
     public var leastSquaresMSE: Double?
     /// MSE of always predicting 0, the scale of the targets (regression only).
     public var zeroMSE: Double?
+    /// MSE of the one-layer LSA global-minimum predictor (fit to the training distribution) on the same prompts
+    /// (in-context regression only).
+    public var globalMinimumMSE: Double? = nil
+    /// Normalized RMSE √(MSE / Var(target)) over scored positions (signal tasks).
+    public var nrmse: Double? = nil
+    /// The knob overrides of a shifted test (`--eval-knob`); nil for the training distribution.
+    public var shift: String? = nil
 
     enum CodingKeys: String, CodingKey {
         case length, accuracy, sequenceAccuracy = "sequence_accuracy", loss
-        case leastSquaresMSE = "least_squares_mse", zeroMSE = "zero_mse"
+        case leastSquaresMSE = "least_squares_mse", zeroMSE = "zero_mse", globalMinimumMSE = "global_minimum_mse"
+        case nrmse, shift
     }
 }
 
@@ -84,10 +95,27 @@ public struct TaskResult: Codable, Sendable {
     /// One entry per evaluated length, the training length first.
     public var evaluations: [TaskEvaluation]
 
+    /// A result with every field given (runs that are not `TaskRunner`s, like the LSA reference, build their own).
+    public init(runID: String?, task: String, spec: String, steps: Int, parameters: Int, chance: Double, accuracy: Double?,
+                sequenceAccuracy: Double?, testLoss: Double, finalTrainLoss: Double, elapsedSeconds: Double,
+                evaluations: [TaskEvaluation]) {
+        self.runID = runID; self.task = task; self.spec = spec; self.steps = steps; self.parameters = parameters
+        self.chance = chance; self.accuracy = accuracy; self.sequenceAccuracy = sequenceAccuracy; self.testLoss = testLoss
+        self.finalTrainLoss = finalTrainLoss; self.elapsedSeconds = elapsedSeconds; self.evaluations = evaluations
+    }
+
     enum CodingKeys: String, CodingKey {
         case runID = "run_id", task, spec, steps, parameters, chance, accuracy, sequenceAccuracy = "sequence_accuracy"
         case testLoss = "test_loss", finalTrainLoss = "final_train_loss", elapsedSeconds = "elapsed_s", evaluations
     }
+}
+
+/// A task whose batches are real-valued (`TaskBatch.regression`), trained through the real-valued path. Its
+/// `RegressionBatch.targets` hold either one value per sequence [B], read at the last position, or one per
+/// position [B·T], where NaN marks a position that is not scored.
+public protocol RealValuedTask: CapabilityTask {
+    /// Width F of each input vector.
+    var featureWidth: Int { get }
 }
 
 /// The real-valued path for regression tasks: a Linear embedding of each column into the model width, the
@@ -104,15 +132,26 @@ final class VectorTaskModel: Module {
         super.init()
     }
 
-    /// Predictions [B] at the last position of features [B, T, F].
-    func predict(_ features: Tensor) -> Tensor {
-        let b = features.shape[0], t = features.shape[1]
+    /// Final hidden states [B, T, C] of features [B, T, F].
+    private func hidden(_ features: Tensor) -> Tensor {
         var h = body.positional.embed(embed(features), offset: 0)
         for (i, block) in body.blocks.enumerated() {
             h = block.forward(h, context: MixerContext(positional: body.positional, layer: i), cache: nil)
         }
         if let n = body.finalNorm { h = n.normalize(h, site: .final, scratch: BlockScratch()) }
-        return readout(h.slice(axis: 1, (t - 1)..<t).reshaped([b, body.spec.dim])).reshaped([b])
+        return h
+    }
+
+    /// Predictions [B] at the last position of features [B, T, F].
+    func predict(_ features: Tensor) -> Tensor {
+        let b = features.shape[0], t = features.shape[1]
+        return readout(hidden(features).slice(axis: 1, (t - 1)..<t).reshaped([b, body.spec.dim])).reshaped([b])
+    }
+
+    /// Predictions [B, T] at every position of features [B, T, F].
+    func predictAll(_ features: Tensor) -> Tensor {
+        let b = features.shape[0], t = features.shape[1]
+        return readout(hidden(features)).reshaped([b, t])
     }
 }
 
@@ -137,6 +176,31 @@ public final class TaskRunner {
     public private(set) var lossHistory: [Double] = []
     /// Test tasks at the extra lengths, built before training so bad lengths fail fast.
     let lengthTasks: [any CapabilityTask]
+    /// The task rebuilt with `config.evalKnobs`, tested after training (nil without overrides).
+    let shiftedTask: (any CapabilityTask)?
+
+    /// Generator of training batches for `seed` (a stream disjoint from `evaluationRNG`).
+    public static func trainingRNG(seed: UInt64) -> RNG { RNG(seed: seed &* 0x9E37_79B9_7F4A_7C15 &+ 1) }
+    /// Generator of held-out batches for `seed`: every spec (and the LSA reference) run with one seed is tested
+    /// on the same prompts.
+    public static func evaluationRNG(seed: UInt64) -> RNG { RNG(seed: seed &* 0xD1B5_4A32_D192_ED03 &+ 0x7E57) }
+
+    /// `task` rebuilt with `overrides` replacing some of its knob values; names it does not have are errors.
+    public static func shifted(_ task: any CapabilityTask, _ overrides: [String: String]) throws -> any CapabilityTask {
+        var knobs = Dictionary(task.knobs.map { ($0.name, $0.value) }, uniquingKeysWith: { $1 })
+        for (k, v) in overrides {
+            guard knobs[k] != nil else {
+                throw TaskError("--eval-knob \(k): \(task.id) has no such knob (its knobs: \(task.knobs.map(\.name).joined(separator: ", ")))")
+            }
+            knobs[k] = v
+        }
+        return try CapabilityTasks.make(task.id, knobs: knobs)
+    }
+
+    /// The label of a shifted test: its overrides as sorted `name=value` pairs.
+    public static func shiftLabel(_ overrides: [String: String]) -> String {
+        overrides.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
+    }
 
     /// Prepares a run; the spec's vocabulary and context are set from the task (context covers `evalLengths`).
     public init(task: any CapabilityTask, spec: ModelSpec, config: TaskRunConfig, store: RunStore?, threads: Int) throws {
@@ -156,6 +220,7 @@ public final class TaskRunner {
             }
         }
         lengthTasks = extra
+        shiftedTask = config.evalKnobs.isEmpty ? nil : try TaskRunner.shifted(task, config.evalKnobs)
         var s = spec
         s.vocabSize = max(task.vocabSize, 2)   // specs need V ≥ 2
         s.contextLength = ([task.length] + extra.map { $0.length }).max()!
@@ -165,9 +230,9 @@ public final class TaskRunner {
         self.store = store
         self.threads = threads
         model = try TransformerModel(spec: s, seed: config.seed)
-        if task is ICLRegressionTask {
+        if let real = task as? any RealValuedTask {
             var rng = RNG(seed: config.seed &+ 7)
-            vectorModel = VectorTaskModel(body: model, width: (task as! ICLRegressionTask).dimension + 1, rng: &rng)
+            vectorModel = VectorTaskModel(body: model, width: real.featureWidth, rng: &rng)
         } else {
             vectorModel = nil
         }
@@ -178,11 +243,21 @@ public final class TaskRunner {
         FileHandle.standardError.write(Data((text + "\n").utf8))
     }
 
-    /// Loss of one batch: cross-entropy at scored positions, or MSE at the query for regression.
+    /// Loss of one batch: cross-entropy at scored positions, or MSE at the query (or at every scored position) for
+    /// real-valued tasks.
     func loss(_ batch: TaskBatch) -> Tensor {
         if let vectorModel, let r = batch.regression {
-            let x = Tensor(r.features, shape: [batch.batchSize, batch.length, r.width])
-            let d = vectorModel.predict(x) - Tensor(r.targets, shape: [batch.batchSize])
+            let (b, t) = (batch.batchSize, batch.length)
+            let x = Tensor(r.features, shape: [b, t, r.width])
+            if r.targets.count == b * t {
+                // Per-position targets; NaN = unscored, so mask it out and average over the scored ones.
+                let mask = r.targets.map { $0.isNaN ? Float(0) : 1 }
+                let scored = max(mask.reduce(0, +), 1)
+                let d = (vectorModel.predictAll(x) - Tensor(r.targets.map { $0.isNaN ? 0 : $0 }, shape: [b, t]))
+                    * Tensor(mask, shape: [b, t])
+                return (d * d).sum() / scored
+            }
+            let d = vectorModel.predict(x) - Tensor(r.targets, shape: [b])
             return (d * d).mean()
         }
         return model.loss(inputs: batch.inputs, targets: batch.targets, batch: batch.batchSize, length: batch.length)
@@ -217,7 +292,7 @@ public final class TaskRunner {
             + "\(config.steps) steps × \(config.batchSize) × \(task.length)" + (run.map { ", run \($0.id)" } ?? ""))
         let start = BenchTimer.now()
         // Disjoint streams: training batches and test batches never share a generator state.
-        var trainRNG = RNG(seed: config.seed &* 0x9E37_79B9_7F4A_7C15 &+ 1)
+        var trainRNG = TaskRunner.trainingRNG(seed: config.seed)
         let progress = quiet ? nil : ProgressBar(total: config.steps, label: task.id)
         var window: [Double] = []
         do {
@@ -246,8 +321,13 @@ public final class TaskRunner {
             throw error
         }
         progress?.finish()
-        var evalRNG = RNG(seed: config.seed &* 0xD1B5_4A32_D192_ED03 &+ 0x7E57)
-        let evaluations = ([task] + lengthTasks).map { t in evaluate(t, rng: &evalRNG) }
+        var evalRNG = TaskRunner.evaluationRNG(seed: config.seed)
+        var evaluations = ([task] + lengthTasks).map { t in evaluate(t, rng: &evalRNG) }
+        if let shiftedTask {
+            var e = evaluate(shiftedTask, rng: &evalRNG)
+            e.shift = TaskRunner.shiftLabel(config.evalKnobs)
+            evaluations.append(e)
+        }
         let main = evaluations[0]
         let tail = lossHistory.suffix(10)
         let result = TaskResult(runID: run?.id, task: task.id, spec: spec.name, steps: config.steps,
@@ -263,13 +343,17 @@ public final class TaskRunner {
     private func record(_ result: TaskResult, runID id: String, in store: RunStore) throws {
         let seen = config.steps * config.batchSize * task.length
         for e in result.evaluations {
-            let suffix = e.length == task.length ? "" : "@\(e.length)"
+            let suffix = e.shift.map { "@" + $0 } ?? (e.length == task.length ? "" : "@\(e.length)")
             try store.logEvaluation(runID: id, step: config.steps, split: "test" + suffix, loss: e.loss, bpb: nil,
                                     tokensSeen: seen, elapsedSeconds: result.elapsedSeconds)
             if let a = e.accuracy {
                 // The evaluations table has no accuracy column: the error rate (lower is better, like a loss).
                 try store.logEvaluation(runID: id, step: config.steps, split: "test_error" + suffix, loss: 1 - a, bpb: nil,
                                         tokensSeen: seen, elapsedSeconds: result.elapsedSeconds)
+            }
+            if let m = e.globalMinimumMSE {
+                try store.logEvaluation(runID: id, step: config.steps, split: "lsa_global_min" + suffix, loss: m,
+                                        bpb: nil, tokensSeen: seen, elapsedSeconds: result.elapsedSeconds)
             }
             if let ols = e.leastSquaresMSE {
                 try store.logEvaluation(runID: id, step: config.steps, split: "least_squares" + suffix, loss: ols,
@@ -287,16 +371,17 @@ public final class TaskRunner {
     func evaluate(_ task: any CapabilityTask, rng: inout RNG) -> TaskEvaluation {
         model.train(false)
         defer { model.train(true) }
+        if let icl = task as? ICLRegressionTask, let main = self.task as? ICLRegressionTask {
+            return evaluateRegression(icl, batches: config.evalBatches, batchSize: config.batchSize,
+                                      inverseGamma: main.inverseGamma, shift: false, rng: &rng) { batch in
+                Double(withNoGrad { loss(batch) }.item)
+            }
+        }
+        if task is any RealValuedTask { return evaluateSignal(task, rng: &rng) }
         var correct = 0, scored = 0, sequencesRight = 0, sequences = 0
-        var lossSum = 0.0, olsSum = 0.0, zeroSum = 0.0
+        var lossSum = 0.0
         for _ in 0..<config.evalBatches {
             let batch = task.batch(size: config.batchSize, rng: &rng)
-            if let r = batch.regression {
-                lossSum += Double(withNoGrad { loss(batch) }.item)
-                olsSum += OrdinaryLeastSquares.meanSquaredError(r, batchSize: batch.batchSize, length: batch.length)
-                zeroSum += Double(r.targets.map { $0 * $0 }.reduce(0, +)) / Double(batch.batchSize)
-                continue
-            }
             let logits = withNoGrad { model.logits(batch.inputs, batch: batch.batchSize, length: batch.length) }
             let v = spec.vocabSize, t = batch.length
             lossSum += Double(withNoGrad {
@@ -316,12 +401,33 @@ public final class TaskRunner {
             }
         }
         let n = Double(config.evalBatches)
-        if task is ICLRegressionTask {
-            return TaskEvaluation(length: task.length, accuracy: nil, sequenceAccuracy: nil, loss: lossSum / n,
-                                  leastSquaresMSE: olsSum / n, zeroMSE: zeroSum / n)
-        }
         return TaskEvaluation(length: task.length, accuracy: Double(correct) / Double(max(scored, 1)),
                               sequenceAccuracy: task.scoresSequences ? Double(sequencesRight) / Double(max(sequences, 1)) : nil,
                               loss: lossSum / n, leastSquaresMSE: nil, zeroMSE: nil)
+    }
+}
+
+extension TaskRunner {
+    /// Held-out MSE and NRMSE of a real-valued task with per-position targets: Σ squared error over every scored
+    /// position of `config.evalBatches` fresh batches, divided by the variance of those targets.
+    func evaluateSignal(_ task: any CapabilityTask, rng: inout RNG) -> TaskEvaluation {
+        var squared = 0.0, count = 0.0, sum = 0.0, sumSquares = 0.0
+        for _ in 0..<config.evalBatches {
+            let batch = task.batch(size: config.batchSize, rng: &rng)
+            let r = batch.regression!
+            let x = Tensor(r.features, shape: [batch.batchSize, batch.length, r.width])
+            let predictions = withNoGrad { vectorModel!.predictAll(x) }.scalars
+            for (p, y) in zip(predictions, r.targets) where !y.isNaN {
+                let e = Double(p) - Double(y)
+                squared += e * e; count += 1; sum += Double(y); sumSquares += Double(y) * Double(y)
+            }
+        }
+        let mse = squared / max(count, 1)
+        let mean = sum / max(count, 1)
+        let variance = max(sumSquares / max(count, 1) - mean * mean, 1e-30)
+        var e = TaskEvaluation(length: task.length, accuracy: nil, sequenceAccuracy: nil, loss: mse,
+                               leastSquaresMSE: nil, zeroMSE: sumSquares / max(count, 1))
+        e.nrmse = (mse / variance).squareRoot()
+        return e
     }
 }
