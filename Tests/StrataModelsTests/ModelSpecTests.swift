@@ -38,6 +38,15 @@ final class ModelSpecTests: XCTestCase {
         XCTAssertEqual(spec.block.tokenMixer, ComponentSpec("softmax_attention", ["kv_heads": .number(2)]))
     }
 
+    /// Token-type (segment) tables count in the parameter formula like the token table.
+    func testTokenTypeTableIsCountedByTheFormula() throws {
+        let text = #"{"model": "encoder", "dim": 32, "layers": 1, "heads": 2, "type_vocab_size": 2}"#
+        let spec = try ModelSpec.parse(Data(text.utf8))
+        let model = try TransformerModel(spec: spec, seed: 0)
+        XCTAssertEqual(model.parameterCount, spec.expectedParameterCount)
+        XCTAssertEqual(spec.expectedParameterCount - (try ModelSpec.parse(Data(text.replacingOccurrences(of: "2}", with: "0}").utf8))).expectedParameterCount, 64)
+    }
+
     func testBaselineModelTrainsAStep() throws {
         var spec = ModelSpec()
         spec.dim = 32; spec.heads = 4; spec.layers = 2; spec.contextLength = 16

@@ -162,7 +162,7 @@ final class TaskTests: XCTestCase {
         let xs = (0..<8).map { _ in (0..<3).map { _ in Double(rng.nextNormal()) } }
         let ys = xs.map { x in zip(w, x).map(*).reduce(0, +) }
         let q = [1.0, 2.0, -1.0]
-        XCTAssertEqual(OrdinaryLeastSquares.predict(xs: xs, ys: ys, query: q), 0.5 - 4 - 1.5, accuracy: 1e-4)  // 1e-6 ridge bias
+        XCTAssertEqual(OrdinaryLeastSquares.predict(xs: xs, ys: ys, query: q), 0.5 - 4 - 1.5, accuracy: 1e-4)  // exact for N > d (minimum-norm least squares)
         // Noiseless prompts with N > d: OLS is exact, while predicting 0 costs about d (the variance of y_q).
         let task = try make("icl_linear_regression", ["dim": "3", "examples": "10"])
         let batch = task.batch(size: 64, rng: &rng)

@@ -7,7 +7,7 @@ extension ModelSpec {
             guard let (entry, options) = registry.resolve(c, path: "") else { return 0 }
             return entry.parameterCount(options, context: context)
         }
-        var total = vocabSize * dim + count(Catalog.positional, positional, ctx)
+        var total = vocabSize * dim + typeVocabSize * dim + count(Catalog.positional, positional, ctx)
         if let n = effectiveEmbeddingNorm { total += count(Catalog.norms, n, ctx) }
         if let n = effectiveFinalNorm { total += count(Catalog.norms, n, ctx) }
         switch model {

@@ -38,7 +38,8 @@ public struct RegressionBatch: Sendable {
     public var features: [Float]
     /// Token width F.
     public var width: Int
-    /// Target value of each sequence [B], predicted at its last position.
+    /// Targets: one per sequence [B], predicted at its last position, or one per position [B·T] (tasks that
+    /// score every step; NaN marks an unscored position). See `RealValuedTask`.
     public var targets: [Float]
 }
 

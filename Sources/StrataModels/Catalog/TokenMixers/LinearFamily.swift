@@ -12,5 +12,6 @@ extension Catalog {
         RegistryEntry(Mamba.self),
         RegistryEntry(SimplifiedLinearAttention.self),
         RegistryEntry(BaseConv.self),
+        RegistryEntry(LegendreMemoryMixer.self),
     ]
 }
