@@ -21,8 +21,10 @@ package struct GEMMConfig: Sendable {
     /// Problems with m·n·k at or below this, or with at most `directRows` rows, skip packing.
     package var directFlops = 32_768
     package var directRows = 2
-    /// Row-vector products with at least this many multiply-adds split their columns over the threads.
-    package var directSplitWork = 1 << 20
+    /// Row-vector products with at least this many multiply-adds split their columns over the threads. Decoding
+    /// streams its weights from memory, and two cores draw more bandwidth than one: with cold weights a 384→384
+    /// product (147k multiply-adds) took 36 µs on 1 thread and 24 µs split over 2 (`strata bench kernels --only gemv`).
+    package var directSplitWork = 1 << 16
     /// Most floats of op(A) packed per K block (4 MiB, in L3); taller A is packed in row chunks.
     package var packedAFloats = 1 << 20
 
@@ -175,11 +177,10 @@ struct GEMMProblem {
     func run(config: GEMMConfig, threads: Int) {
         if m == 0 || n == 0 { return }
         if k == 0 { scaleC(); return }
-        let threads = m * n * k < min(Self.minParallelWork, config.directSplitWork) ? 1 : threads
         if m * n * k <= config.directFlops || m <= config.directRows {
-            runDirect(config: config, threads: threads)
+            runDirect(config: config, threads: m * n * k < config.directSplitWork ? 1 : threads)
         } else {
-            runPacked(config: config, threads: threads)
+            runPacked(config: config, threads: m * n * k < Self.minParallelWork ? 1 : threads)
         }
     }
 
@@ -197,7 +198,7 @@ struct GEMMProblem {
         defer { scratch.deallocate() }
         // Column chunks of 64 keep each thread's slice vector-aligned. This path streams B from memory at a
         // few rows per pass, so a split only pays once B is large (`strata bench kernels --only gemv`).
-        let chunks = m * n * k >= config.directSplitWork ? min(threads, (n + 63) / 64) : 1
+        let chunks = min(threads, (n + 63) / 64)
         parallelFor(chunks) { range in
             for t in range {
                 let cols = ThreadPool.chunk(t, of: chunks, count: (n + 63) / 64)
