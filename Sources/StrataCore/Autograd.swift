@@ -14,12 +14,18 @@ package final class GradNode {
     let backward: ((Tensor) -> [Tensor?])?
     /// Gradient accumulated into a leaf by `Tensor.backward`.
     var grad: Tensor?
+    /// For ops whose output is a region of their single input (slices): adds the output gradient into a
+    /// full-size gradient buffer of the input in place. Splitting a tensor into n pieces then costs O(size)
+    /// in the backward instead of n full-size zero tensors and n full-size additions.
+    let addIntoParent: ((Tensor, UnsafeMutablePointer<Float>) -> Void)?
 
-    init(op: String, shape: [Int], parents: [GradNode?], backward: ((Tensor) -> [Tensor?])?) {
+    init(op: String, shape: [Int], parents: [GradNode?], backward: ((Tensor) -> [Tensor?])?,
+         addIntoParent: ((Tensor, UnsafeMutablePointer<Float>) -> Void)? = nil) {
         self.op = op
         self.shape = shape
         self.parents = parents
         self.backward = backward
+        self.addIntoParent = addIntoParent
     }
 
     var isLeaf: Bool { backward == nil }
@@ -56,9 +62,11 @@ extension Tensor {
     /// Wraps an op's result: records a node when gradients are enabled and an input needs one.
     /// `backward` maps the output gradient to one gradient (or `nil`) per input, in order.
     package static func record(_ op: String, _ value: Tensor, _ inputs: [Tensor],
+                               addIntoParent: ((Tensor, UnsafeMutablePointer<Float>) -> Void)? = nil,
                                backward: @escaping (Tensor) -> [Tensor?]) -> Tensor {
         guard GradMode.isEnabled, inputs.contains(where: { $0.node != nil }) else { return value }
-        let node = GradNode(op: op, shape: value.shape, parents: inputs.map(\.node), backward: backward)
+        let node = GradNode(op: op, shape: value.shape, parents: inputs.map(\.node), backward: backward,
+                            addIntoParent: inputs.count == 1 ? addIntoParent : nil)
         return Tensor(shape: value.shape, storage: value.storage, offset: value.offset, node: node)
     }
 
@@ -77,11 +85,28 @@ extension Tensor {
         }
         let order = Self.topologicalOrder(from: root)
         var grads: [ObjectIdentifier: Tensor] = [ObjectIdentifier(root): seed]
+        // Gradients this pass allocated itself (sums, region buffers): only these may be added into in place;
+        // any other may share storage with a gradient handed to another node.
+        var owned = Set<ObjectIdentifier>()
         withNoGrad {
             for current in order.reversed() {
                 guard let g = grads.removeValue(forKey: ObjectIdentifier(current)) else { continue }
+                owned.remove(ObjectIdentifier(current))
                 guard let backward = current.backward else {
                     current.grad = current.grad.map { $0 + g } ?? g
+                    continue
+                }
+                if let addInto = current.addIntoParent, let parent = current.parents[0] {
+                    let key = ObjectIdentifier(parent)
+                    let buffer: Tensor
+                    if let existing = grads[key], owned.contains(key) {
+                        buffer = existing
+                    } else {
+                        buffer = grads[key]?.copy() ?? Tensor.zeros(parent.shape)
+                        grads[key] = buffer
+                        owned.insert(key)
+                    }
+                    addInto(g, buffer.pointer)
                     continue
                 }
                 let parentGrads = backward(g)
@@ -91,7 +116,13 @@ extension Tensor {
                         fatalError("Strata.backward: op '\(current.op)' produced a gradient of shape \(pg.shape) for an input of shape \(parent.shape)")
                     }
                     let key = ObjectIdentifier(parent)
-                    grads[key] = grads[key].map { $0 + pg } ?? pg
+                    if let existing = grads[key] {
+                        grads[key] = existing + pg
+                        owned.insert(key)
+                    } else {
+                        grads[key] = pg
+                        owned.remove(key)
+                    }
                 }
             }
         }

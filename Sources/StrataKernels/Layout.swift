@@ -35,6 +35,18 @@ public enum LayoutKernels {
         }
     }
 
+    /// Block add: out[o·outStride + j] += x[o·inStride + j] for o < outer, j < block (the backward of a slice,
+    /// added into its parent's gradient in place).
+    public static func addBlocks(x: UnsafePointer<Float>, inStride: Int, out: UnsafeMutablePointer<Float>,
+                                 outStride: Int, outer: Int, block: Int) {
+        parallelFor(outer, grain: max(1, 32_768 / max(block, 1))) { range in
+            for o in range {
+                let src = x + o * inStride, dst = out + o * outStride
+                for j in 0..<block { dst[j] += src[j] }
+            }
+        }
+    }
+
     /// Row gather: out[r, :] = table[indices[r], :] for rows of `width` elements.
     public static func gatherRows(table: UnsafePointer<Float>, width: Int, indices: UnsafePointer<Int32>,
                                   count: Int, out: UnsafeMutablePointer<Float>) {

@@ -73,7 +73,12 @@ extension Tensor {
                                      out: out.pointer, outStride: range.count * inner,
                                      outer: outer, block: range.count * inner)
         }
-        return Tensor.record("slice", out, [self]) { g in
+        let addInto: (Tensor, UnsafeMutablePointer<Float>) -> Void = { g, dx in
+            LayoutKernels.addBlocks(x: g.pointer, inStride: range.count * inner,
+                                    out: dx + range.lowerBound * inner, outStride: n * inner,
+                                    outer: outer, block: range.count * inner)
+        }
+        return Tensor.record("slice", out, [self], addIntoParent: addInto) { g in
             let dx = Tensor.zeros(original)
             LayoutKernels.copyBlocks(x: g.pointer, inStride: range.count * inner,
                                      out: dx.pointer + range.lowerBound * inner, outStride: n * inner,
