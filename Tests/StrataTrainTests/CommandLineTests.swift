@@ -4,36 +4,12 @@ import XCTest
 /// End-to-end runs of the `strata` executable (built next to the test bundle by `swift test`): train a tiny
 /// model, evaluate it, sample from it, convert it with the Pre-LN equivalence transform, list the runs.
 final class CommandLineTests: XCTestCase {
-    private func strata() throws -> URL {
-        // The test runner is `.build/<triple>/release/StrataPackageTests.xctest` (Linux) or a bundle inside that
-        // folder (macOS); the executable sits in the same folder.
-        let runner = URL(fileURLWithPath: ProcessInfo.processInfo.arguments[0]).standardizedFileURL
-        var dir = runner.deletingLastPathComponent()
-        for _ in 0..<4 {
-            let candidate = dir.appendingPathComponent("strata")
-            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
-            dir = dir.deletingLastPathComponent()
-        }
-        XCTFail("the strata executable was not found next to the test bundle; run `swift build -c release` first")
-        throw CocoaError(.fileNoSuchFile)
-    }
+    private func strata() throws -> URL { try StrataExecutable.url() }
 
     @discardableResult
-    private func run(_ arguments: [String], in directory: URL, expect status: Int32 = 0) throws -> String {
-        let process = Process()
-        process.executableURL = try strata()
-        process.arguments = arguments
-        process.currentDirectoryURL = directory
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let output = out.fileHandleForReading.readDataToEndOfFile()
-        let errors = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let text = String(decoding: output, as: UTF8.self), errText = String(decoding: errors, as: UTF8.self)
-        XCTAssertEqual(process.terminationStatus, status, "strata \(arguments.joined(separator: " ")):\n\(text)\n\(errText)")
-        return text + errText
+    private func run(_ arguments: [String], in directory: URL, expect status: Int32 = 0,
+                     file: StaticString = #filePath, line: UInt = #line) throws -> String {
+        try StrataExecutable.run(arguments, in: directory, expect: status, file: file, line: line)
     }
 
     func testTrainEvalSampleConvertAndListRuns() throws {

@@ -8,34 +8,10 @@ import XCTest
 /// directory (format inferred from the spec) and comes back as a checkpoint that eval and sample accept and that
 /// gives the run's logits bit for bit; the byte tokenizer's tokenizer.json reads back as the byte tokenizer.
 final class ExportCommandTests: XCTestCase {
-    private func strata() throws -> URL {
-        // The executable sits next to the test bundle (`.build/<triple>/release/`), or a few folders up on macOS.
-        var dir = URL(fileURLWithPath: ProcessInfo.processInfo.arguments[0]).standardizedFileURL.deletingLastPathComponent()
-        for _ in 0..<4 {
-            let candidate = dir.appendingPathComponent("strata")
-            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
-            dir = dir.deletingLastPathComponent()
-        }
-        XCTFail("the strata executable was not found next to the test bundle; run `swift build -c release` first")
-        throw CocoaError(.fileNoSuchFile)
-    }
-
     @discardableResult
-    private func run(_ arguments: [String], in directory: URL, expect status: Int32 = 0) throws -> String {
-        let process = Process()
-        process.executableURL = try strata()
-        process.arguments = arguments
-        process.currentDirectoryURL = directory
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let output = out.fileHandleForReading.readDataToEndOfFile()
-        let errors = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let text = String(decoding: output, as: UTF8.self), errText = String(decoding: errors, as: UTF8.self)
-        XCTAssertEqual(process.terminationStatus, status, "strata \(arguments.joined(separator: " ")):\n\(text)\n\(errText)")
-        return text + errText
+    private func run(_ arguments: [String], in directory: URL, expect status: Int32 = 0,
+                     file: StaticString = #filePath, line: UInt = #line) throws -> String {
+        try StrataExecutable.run(arguments, in: directory, expect: status, file: file, line: line)
     }
 
     /// Trains `spec` for 2 steps in `dir` and returns the run id.
