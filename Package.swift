@@ -40,7 +40,8 @@ let package = Package(
         .testTarget(name: "StrataNNTests", dependencies: ["StrataNN", "StrataCore"]),
         .testTarget(name: "StrataModelsTests", dependencies: ["StrataModels", "StrataIO", "StrataNN", "StrataCore"]),
         .testTarget(name: "StrataIOTests", dependencies: ["StrataIO", "StrataModels", "StrataNN", "StrataCore"]),
-        .testTarget(name: "StrataTrainTests", dependencies: ["StrataTrain", "StrataModels", "StrataIO", "StrataNN", "StrataCore"]),
+        .testTarget(name: "StrataTrainTests", dependencies: ["StrataTrain", "StrataModels", "StrataIO", "StrataNN", "StrataCore",
+                                                         .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "StrataReportTests", dependencies: ["StrataReport", "StrataTrain"]),
     ]
 )

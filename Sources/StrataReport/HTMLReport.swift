@@ -58,8 +58,10 @@ public struct HTMLReport: Sendable {
     // MARK: Sections
 
     private func summaryTable() -> String {
-        let headers = ["Run", "Id", "Spec", "Params", "Steps", "Train loss", "Best val loss", "Best val bpb",
-                       "Tokens/s", "Peak memory"]
+        // Capability-task runs carry an accuracy; the column appears when any run has one.
+        let withAccuracy = runs.contains { $0.evaluations.contains { $0.accuracy != nil } }
+        let headers = ["Run", "Id", "Spec", "Params", "Steps", "Train loss", "Best val loss", "Best val bpb"]
+            + (withAccuracy ? ["Best accuracy"] : []) + ["Tokens/s", "Peak memory"]
         // Columns from "Params" on hold numbers: right-aligned like their cells.
         var html = "<table>\n<thead><tr>" + headers.enumerated().map { i, title in
             i >= 3 ? "<th class=\"num\">\(title)</th>" : "<th>\(title)</th>"
@@ -68,9 +70,10 @@ public struct HTMLReport: Sendable {
             let validation = HTMLReport.validationEvaluations(run)
             let bestLoss = validation.map(\.loss).filter(\.isFinite).min()
             let bestBPB = validation.compactMap(\.bpb).filter(\.isFinite).min()
+            let bestAccuracy = validation.compactMap(\.accuracy).filter(\.isFinite).max()
             let lastTrain = run.trainLoss.last { $0.value.isFinite }
             let steps = max(run.trainLoss.last?.step ?? 0, run.evaluations.map(\.step).max() ?? 0)
-            let cells: [(String, Bool)] = [
+            var cells: [(String, Bool)] = [
                 ("<span class=\"swatch\" style=\"background:\(SVGPlot.color(i))\"></span>" + Markup.escape(run.name), false),
                 ("<code>" + Markup.escape(run.id) + "</code>", false),
                 (Markup.escape(run.specSummary), false),
@@ -79,9 +82,13 @@ public struct HTMLReport: Sendable {
                 (lastTrain.map { TerminalFormat.fixed($0.value, 4) } ?? "–", true),
                 (bestLoss.map { TerminalFormat.fixed($0, 4) } ?? "–", true),
                 (bestBPB.map { TerminalFormat.fixed($0, 4) } ?? "–", true),
-                (run.tokensPerSecond.map { TerminalFormat.grouped(Int($0.rounded())) } ?? "–", true),
-                (run.peakMemoryBytes.map(TerminalFormat.bytes) ?? "–", true),
             ]
+            if withAccuracy {
+                let text: String = bestAccuracy.map { String(format: "%.1f%%", 100 * $0) } ?? "–"
+                cells.append((text, true))
+            }
+            cells.append((run.tokensPerSecond.map { TerminalFormat.grouped(Int($0.rounded())) } ?? "–", true))
+            cells.append((run.peakMemoryBytes.map(TerminalFormat.bytes) ?? "–", true))
             html += "<tr>" + cells.map { $0.1 ? "<td class=\"num\">\($0.0)</td>" : "<td>\($0.0)</td>" }.joined() + "</tr>\n"
         }
         if runs.isEmpty { html += "<tr><td colspan=\"\(headers.count)\">no runs</td></tr>\n" }

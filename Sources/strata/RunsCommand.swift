@@ -73,10 +73,12 @@ struct RunsShow: ParsableCommand {
         if let summary = r.summaryJSON { print("summary    \(summary)") }
         let evaluations = try s.evaluations(runID: r.id)
         if evaluations.isEmpty { print("\nno evaluations"); return }
-        var table = TextTable(headers: ["step", "split", "loss", "bpb", "tokens", "elapsed"])
+        let withAccuracy = evaluations.contains { $0.accuracy != nil }
+        var table = TextTable(headers: ["step", "split", "loss", "bpb"] + (withAccuracy ? ["accuracy"] : []) + ["tokens", "elapsed"])
         for e in evaluations {
-            table.addRow(["\(e.step)", e.split, TerminalFormat.fixed(e.loss, 4), e.bpb.map { TerminalFormat.fixed($0, 4) } ?? "--",
-                          TerminalFormat.grouped(e.tokensSeen), TerminalFormat.duration(e.elapsedSeconds)])
+            let accuracy = withAccuracy ? [e.accuracy.map { String(format: "%.1f%%", 100 * $0) } ?? "--"] : []
+            table.addRow(["\(e.step)", e.split, TerminalFormat.fixed(e.loss, 4), e.bpb.map { TerminalFormat.fixed($0, 4) } ?? "--"]
+                         + accuracy + [TerminalFormat.grouped(e.tokensSeen), TerminalFormat.duration(e.elapsedSeconds)])
         }
         print("\nevaluations\n" + table.render(), terminator: "")
         let probes = try s.probes(runID: r.id)

@@ -70,6 +70,18 @@ final class HTMLReportTests: XCTestCase {
         return [nasty, plain]
     }
 
+    /// Task runs store an accuracy; the summary then gains a "Best accuracy" column (absent otherwise).
+    func testSummaryShowsBestAccuracyOnlyWhenARunHasOne() {
+        XCTAssertFalse(HTMLReport(title: "r", runs: sampleRuns()).render().contains("Best accuracy"))
+        let task = ReportRun(id: "20261202-0337-mqar-0002", name: "mqar", evaluations: [
+            EvaluationRecord(step: 100, split: "test", loss: 0.4, bpb: nil, tokensSeen: 0, elapsedSeconds: 1, accuracy: 0.875),
+            EvaluationRecord(step: 100, split: "test@128", loss: 1.4, bpb: nil, tokensSeen: 0, elapsedSeconds: 1, accuracy: 0.5),
+        ])
+        let html = HTMLReport(title: "r", runs: sampleRuns() + [task]).render()
+        XCTAssertTrue(html.contains("Best accuracy"))
+        XCTAssertTrue(html.contains(">87.5%<"))
+    }
+
     func testReportHasOneSVGPerPlotEscapedNamesAndRightPointCounts() {
         let html = HTMLReport(title: "A <b> report", runs: sampleRuns(), subtitle: "strata compare a & b").render()
         // Loss + two probe names (entropy, rms) + throughput.

@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import StrataTrain
 import XCTest
 
@@ -108,6 +109,29 @@ final class RunStoreTests: XCTestCase {
         try reopened.logMetrics(runID: id, step: 5, ["loss": 1.25])
         let third = try RunStore(root: root)
         XCTAssertEqual(try third.metrics(runID: id, name: "loss"), [MetricPoint(step: 5, value: 1.25)])
+    }
+
+    /// A store written before the accuracy column existed (v1 only) gains it on open and keeps its rows.
+    func testOpeningAVersion1StoreAddsTheAccuracyColumn() throws {
+        let root = try temporaryDirectory(self)
+        let id = try makeRun(try RunStore(root: root), "old").id
+        // Turn the file back into a v1 store: no accuracy column, v2 not recorded as applied.
+        let queue = try DatabaseQueue(path: root.appendingPathComponent("strata.sqlite").path)
+        try queue.write { db in
+            try db.execute(sql: "ALTER TABLE evaluations DROP COLUMN accuracy")
+            try db.execute(sql: "DELETE FROM grdb_migrations WHERE identifier LIKE 'v2:%'")
+            try db.execute(sql: """
+                INSERT INTO evaluations (run_id, step, split, loss, bpb, tokens_seen, elapsed_s)
+                VALUES (?, 3, 'val', 2.5, 3.5, 100, 1.0)
+                """, arguments: [id])
+        }
+        try queue.close()
+        let reopened = try RunStore(root: root)
+        try reopened.logEvaluation(runID: id, step: 4, split: "test", loss: 0.5, bpb: nil, tokensSeen: 200,
+                                   elapsedSeconds: 2, accuracy: 0.75)
+        let rows = try reopened.evaluations(runID: id)
+        XCTAssertEqual(rows.map(\.split), ["val", "test"])
+        XCTAssertEqual(rows.map(\.accuracy), [nil, 0.75])
     }
 
     func testPrefixLookupAndItsErrors() throws {

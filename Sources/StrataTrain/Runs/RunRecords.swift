@@ -88,8 +88,12 @@ public struct EvaluationRecord: Sendable, Equatable {
     public var tokensSeen: Int
     /// Wall-clock seconds since the run started.
     public var elapsedSeconds: Double
+    /// Held-out accuracy (capability tasks: exact match per scored position), when the evaluation has one.
+    public var accuracy: Double?
     /// Memberwise initializer.
-    public init(step: Int, split: String, loss: Double, bpb: Double?, tokensSeen: Int, elapsedSeconds: Double) {
+    public init(step: Int, split: String, loss: Double, bpb: Double?, tokensSeen: Int, elapsedSeconds: Double,
+                accuracy: Double? = nil) {
+        self.accuracy = accuracy
         self.step = step
         self.split = split
         self.loss = loss

@@ -19,13 +19,14 @@ extension RunStore {
 
     /// Logs one evaluation pass over `split` at `step`.
     public func logEvaluation(
-        runID: String, step: Int, split: String, loss: Double, bpb: Double?, tokensSeen: Int, elapsedSeconds: Double
+        runID: String, step: Int, split: String, loss: Double, bpb: Double?, tokensSeen: Int, elapsedSeconds: Double,
+        accuracy: Double? = nil
     ) throws {
         try write(runID: runID) { db in
             try db.execute(sql: """
-                INSERT INTO evaluations (run_id, step, split, loss, bpb, tokens_seen, elapsed_s)
-                VALUES (?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [runID, step, split, loss, bpb, tokensSeen, elapsedSeconds])
+                INSERT INTO evaluations (run_id, step, split, loss, bpb, tokens_seen, elapsed_s, accuracy)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [runID, step, split, loss, bpb, tokensSeen, elapsedSeconds, accuracy])
         }
     }
 
@@ -74,7 +75,7 @@ extension RunStore {
                              arguments: [runID])
                 .map {
                     EvaluationRecord(step: $0["step"], split: $0["split"], loss: $0["loss"] ?? .nan, bpb: $0["bpb"],
-                                     tokensSeen: $0["tokens_seen"], elapsedSeconds: $0["elapsed_s"])
+                                     tokensSeen: $0["tokens_seen"], elapsedSeconds: $0["elapsed_s"], accuracy: $0["accuracy"])
                 }
         }
     }

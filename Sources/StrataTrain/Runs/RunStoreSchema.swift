@@ -61,6 +61,10 @@ enum RunStoreSchema {
                 t.primaryKey(["compare_id", "run_id"])
             }
         }
+        migrator.registerMigration("v2: evaluations.accuracy") { db in
+            // Held-out accuracy of capability tasks (exact match per scored position), next to their loss.
+            try db.alter(table: "evaluations") { t in t.add(column: "accuracy", .double) }
+        }
         return migrator
     }
 }

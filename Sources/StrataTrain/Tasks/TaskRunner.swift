@@ -156,7 +156,7 @@ final class VectorTaskModel: Module {
 }
 
 /// Trains a decoder spec on a capability task with AdamW and measures held-out accuracy; stores a run of kind
-/// `task` (metrics, evaluation rows `test` and `test_error` = 1 − accuracy, or `least_squares` for
+/// `task` (metrics, evaluation rows `test` (loss and accuracy), and `least_squares` for
 /// regression, and the `TaskResult` as its summary).
 public final class TaskRunner {
     /// The task trained on.
@@ -345,12 +345,7 @@ public final class TaskRunner {
         for e in result.evaluations {
             let suffix = e.shift.map { "@" + $0 } ?? (e.length == task.length ? "" : "@\(e.length)")
             try store.logEvaluation(runID: id, step: config.steps, split: "test" + suffix, loss: e.loss, bpb: nil,
-                                    tokensSeen: seen, elapsedSeconds: result.elapsedSeconds)
-            if let a = e.accuracy {
-                // The evaluations table has no accuracy column: the error rate (lower is better, like a loss).
-                try store.logEvaluation(runID: id, step: config.steps, split: "test_error" + suffix, loss: 1 - a, bpb: nil,
-                                        tokensSeen: seen, elapsedSeconds: result.elapsedSeconds)
-            }
+                                    tokensSeen: seen, elapsedSeconds: result.elapsedSeconds, accuracy: e.accuracy)
             if let m = e.globalMinimumMSE {
                 try store.logEvaluation(runID: id, step: config.steps, split: "lsa_global_min" + suffix, loss: m,
                                         bpb: nil, tokensSeen: seen, elapsedSeconds: result.elapsedSeconds)
