@@ -82,14 +82,8 @@ public enum HFBertImport {
         var byName: [String: String] = [:]
         for n in weights.names { byName[n.hasPrefix(prefix) ? String(n.dropFirst(prefix.count)) : n] = n }
         let table = nameTable(layers: config.layers, positionOffset: config.positionOffset)
-        let used = Set(table.flatMap(\.sources))
-        var problems: [String] = []
-        let missing = table.flatMap(\.sources).filter { byName[$0] == nil }
-        if !missing.isEmpty { problems.append("missing tensors: \(missing.joined(separator: ", "))") }
-        let unexpected = byName.keys.filter { !used.contains($0) && !isIgnored($0) }.sorted()
-        if !unexpected.isEmpty {
-            problems.append("unexpected tensors (not in the BERT name table): \(unexpected.joined(separator: ", "))")
-        }
+        var problems = HFImportSupport.coverageProblems(names: Set(byName.keys), table: table.flatMap(\.sources),
+                                                        family: "BERT", ignored: isIgnored)
         guard problems.isEmpty else { throw HFImportError(file: file, key: "", problems.joined(separator: "; ")) }
         var state: [String: Tensor] = [:]
         for m in table {
@@ -116,9 +110,6 @@ public enum HFBertImport {
             }
             state[m.strata] = value
         }
-        guard problems.isEmpty else { throw HFImportError(file: file, key: "", problems.joined(separator: "; ")) }
-        try model.load(stateDict: state, strict: true)
-        model.train(false)
-        return model
+        return try HFImportSupport.finish(model, state: state, problems: problems, file: file)
     }
 }

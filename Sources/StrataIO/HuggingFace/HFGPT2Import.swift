@@ -68,13 +68,9 @@ public enum HFGPT2Import {
         var byName: [String: Tensor] = [:]
         for (n, v) in tensors { byName[n.hasPrefix("transformer.") ? String(n.dropFirst(12)) : n] = v }
         let table = nameTable(layers: spec.layers)
-        let known = Set(table.map(\.hf))
-        var problems: [String] = []
-        let missing = table.map(\.hf).filter { byName[$0] == nil }
-        if !missing.isEmpty { problems.append("missing tensors: \(missing.joined(separator: ", "))") }
-        let ignored: (String) -> Bool = { $0.hasSuffix(".attn.bias") || $0.hasSuffix(".attn.masked_bias") || $0 == "lm_head.weight" }
-        let unexpected = byName.keys.filter { !known.contains($0) && !ignored($0) }.sorted()
-        if !unexpected.isEmpty { problems.append("unexpected tensors (not in the GPT-2 name table): \(unexpected.joined(separator: ", "))") }
+        var problems = HFImportSupport.coverageProblems(names: Set(byName.keys), table: table.map(\.hf), family: "GPT-2") {
+            $0.hasSuffix(".attn.bias") || $0.hasSuffix(".attn.masked_bias") || $0 == "lm_head.weight"
+        }
         var state: [String: Tensor] = [:]
         for (strata, hf, transpose) in table {
             guard let source = byName[hf], let shape = expected[strata] else { continue }
@@ -85,10 +81,7 @@ public enum HFGPT2Import {
             }
             state[strata] = value
         }
-        guard problems.isEmpty else { throw HFImportError(file: file, key: "", problems.joined(separator: "; ")) }
-        try model.load(stateDict: state, strict: true)
-        model.train(false)
-        return model
+        return try HFImportSupport.finish(model, state: state, problems: problems, file: file)
     }
 
     /// Loads a GPT-2 directory (config.json, model.safetensors or a sharded index).

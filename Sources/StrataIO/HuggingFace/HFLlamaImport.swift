@@ -156,13 +156,9 @@ public enum HFLlamaImport {
         var byName: [String: Tensor] = [:]
         for (n, v) in tensors { byName[n.hasPrefix("model.") ? String(n.dropFirst(6)) : n] = v }
         let table = nameTable(layers: spec.layers, tied: spec.tieEmbeddings)
-        let known = Set(table.map(\.hf))
-        var problems: [String] = []
-        let missing = table.map(\.hf).filter { byName[$0] == nil }
-        if !missing.isEmpty { problems.append("missing tensors: \(missing.joined(separator: ", "))") }
-        let ignored: (String) -> Bool = { $0.hasSuffix("rotary_emb.inv_freq") || (spec.tieEmbeddings && $0 == "lm_head.weight") }
-        let unexpected = byName.keys.filter { !known.contains($0) && !ignored($0) }.sorted()
-        if !unexpected.isEmpty { problems.append("unexpected tensors (not in the LLaMA name table): \(unexpected.joined(separator: ", "))") }
+        var problems = HFImportSupport.coverageProblems(names: Set(byName.keys), table: table.map(\.hf), family: "LLaMA") {
+            $0.hasSuffix("rotary_emb.inv_freq") || (spec.tieEmbeddings && $0 == "lm_head.weight")
+        }
         let d = spec.effectiveHeadDim
         var parts: [String: [Tensor]] = [:]
         for (strata, hf, part) in table {
@@ -187,10 +183,7 @@ public enum HFLlamaImport {
             }
             state[strata] = value
         }
-        guard problems.isEmpty else { throw HFImportError(file: file, key: "", problems.joined(separator: "; ")) }
-        try model.load(stateDict: state, strict: true)
-        model.train(false)
-        return model
+        return try HFImportSupport.finish(model, state: state, problems: problems, file: file)
     }
 
     /// K of `spec`'s attention (kv_heads, default H).
