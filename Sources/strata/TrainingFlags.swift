@@ -1,0 +1,72 @@
+import ArgumentParser
+import Foundation
+import Strata
+
+/// Budget and optimizer flags shared by `train` and `compare`.
+struct TrainingFlags: ParsableArguments {
+    @Option(help: "Optimizer steps.")
+    var steps: Int?
+    @Option(help: "Wall-clock budget, e.g. 300, 90s, 5m (default when no --steps: 5m).")
+    var time: String?
+    @Option(help: "Training text or token file (default: data/kjv.txt).")
+    var data: String?
+    @Option(help: "Tokenizer: byte, or a tokenizer.json from `strata tokenizer train`.")
+    var tokenizer: String?
+    @Option(help: "Sequences per micro-batch.")
+    var batch: Int?
+    @Option(help: "Micro-batches per step (gradient accumulation).")
+    var accumulation: Int?
+    @Option(help: "Optimizer: adamw, lion or muon.")
+    var optimizer: String?
+    @Option(help: "Peak learning rate.")
+    var lr: Float?
+    @Option(help: "Weight decay on matrix weights.")
+    var weightDecay: Float?
+    @Option(help: "Schedule: cosine, wsd or constant.")
+    var schedule: String?
+    @Option(help: "Warmup steps.")
+    var warmup: Int?
+    @Option(help: "Evaluate every N steps.")
+    var evalEvery: Int?
+    @Option(help: "Validation batches per evaluation.")
+    var evalBatches: Int?
+    @Option(help: "Seed for initialization and batches.")
+    var seed: UInt64?
+    @Option(help: "Threads (default: all cores).")
+    var threads: Int?
+
+    /// The config for `base` with these flags applied.
+    func config(base: TrainConfig = TrainConfig(), defaultTime: Double? = 300) throws -> TrainConfig {
+        var c = base
+        if let steps { c.steps = steps; c.timeBudget = nil }
+        if let time {
+            guard let seconds = parseDuration(time) else { throw ValidationError("--time: cannot read \"\(time)\" as a duration (e.g. 300, 90s, 5m)") }
+            c.timeBudget = seconds
+            if steps == nil { c.steps = nil }
+        }
+        if c.steps == nil && c.timeBudget == nil { c.timeBudget = defaultTime }
+        if let data { c.data = data }
+        if let tokenizer { c.tokenizer = tokenizer }
+        if let batch { c.batchSize = batch }
+        if let accumulation { c.accumulation = accumulation }
+        if let optimizer { c.optimizer = optimizer }
+        if let lr { c.learningRate = lr }
+        if let weightDecay { c.weightDecay = weightDecay }
+        let warm = warmup ?? 100
+        switch schedule {
+        case nil: if let warmup, case .cosine(_, let m) = c.schedule { c.schedule = .cosine(warmup: warmup, minRatio: m) }
+        case "cosine": c.schedule = .cosine(warmup: warm, minRatio: 0.1)
+        case "wsd": c.schedule = .wsd(warmup: warm, decayFraction: 0.2, minRatio: 0)
+        case "constant": c.schedule = .constant
+        case let s?: throw ValidationError("--schedule must be cosine, wsd or constant (got \(s))")
+        }
+        if let evalEvery { c.evalEvery = evalEvery }
+        if let evalBatches { c.evalBatches = evalBatches }
+        if let seed { c.seed = seed }
+        let problems = c.problems()
+        if !problems.isEmpty { throw ValidationError(problems.joined(separator: "\n")) }
+        return c
+    }
+
+    var threadCount: Int { min(threads ?? ThreadPool.shared.threadCount, ThreadPool.shared.threadCount) }
+}
