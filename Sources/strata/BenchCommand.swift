@@ -25,7 +25,7 @@ struct BenchKernels: ParsableCommand {
     var sizes: [Int] = [256, 512, 1024, 2048]
     @Option(parsing: .upToNextOption, help: "Attention sequence lengths.")
     var lengths: [Int] = [256, 512, 1024, 2048, 4096]
-    @Option(help: "Largest thread count to measure (default: all cores, from STRATA_THREADS or the machine).")
+    @Option(parsing: .unconditional, help: "Largest thread count to measure (default: all cores, from STRATA_THREADS or the machine).")
     var threads: Int?
 
     func validate() throws {

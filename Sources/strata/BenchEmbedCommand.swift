@@ -45,11 +45,11 @@ struct BenchEmbed: ParsableCommand {
     var model: String
     @Option(help: "Texts: a .json array of strings or one text per line.")
     var file = "bench/data/embed-sentences-256.json"
-    @Option(help: "Threads (default: all cores).")
+    @Option(parsing: .unconditional, help: "Threads (default: all cores).")
     var threads: Int?
-    @Option(help: "Texts per forward pass.")
+    @Option(parsing: .unconditional, help: "Texts per forward pass.")
     var batch = 32
-    @Option(help: "Timed rounds (median reported), at least 3.")
+    @Option(parsing: .unconditional, help: "Timed rounds (median reported), at least 3.")
     var repeats = 5
     @Option(help: "Inference path: packed (default) or padded (the TransformerModel forward, for comparison).")
     var path = "packed"

@@ -13,9 +13,9 @@ struct BenchScaling: ParsableCommand {
     var lengths = "256,512,1024,2048,4096"
     @Option(help: "Token mixers, comma-separated catalog ids; softmax_attention is the crossover reference.")
     var mixers = "softmax_attention,linear_attention,gla,gated_deltanet,mamba2"
-    @Option(help: "Decoding steps timed after a prefill of T minus this many tokens.")
+    @Option(parsing: .unconditional, help: "Decoding steps timed after a prefill of T minus this many tokens.")
     var decodeTokens = 32
-    @Option(help: "Threads (default: all cores).")
+    @Option(parsing: .unconditional, help: "Threads (default: all cores).")
     var threads: Int?
     @Flag(help: "Print one JSON object per (mixer, length) instead of a table.")
     var json = false

@@ -6,7 +6,7 @@ import Strata
 struct WorkloadOptions: ParsableArguments {
     @Argument(help: "Spec file or preset name (default: bench-char).")
     var spec: String = "bench-char"
-    @Option(help: "Threads (default: all cores).")
+    @Option(parsing: .unconditional, help: "Threads (default: all cores).")
     var threads: Int?
     @Option(name: .customLong("set"), help: "Override a spec value, key.path=value (repeatable).")
     var settings: [String] = []
@@ -48,7 +48,7 @@ func parseSettings(_ settings: [String]) throws -> [(String, String)] {
 struct BenchTrain: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "train", abstract: "Training-step throughput of a spec.")
     @OptionGroup var options: WorkloadOptions
-    @Option(help: "Sequences per step.")
+    @Option(parsing: .unconditional, help: "Sequences per step.")
     var batch = 8
     func run() throws {
         try options.emit(WorkloadBenchmark.train(try options.loadSpec(), batch: batch, threads: options.threadCount))

@@ -16,7 +16,7 @@ func loadEmbedder(_ model: String) throws -> SentenceEmbedder {
 func readTextFile(_ file: String) throws -> [String] {
     let data: Data
     do { data = try Data(contentsOf: URL(fileURLWithPath: file)) } catch {
-        throw CLIError("--file \(file): cannot read the file (\(error.localizedDescription))")
+        throw CLIError("--file \(file): cannot read the file (\(fileErrorReason(error, path: file)))")
     }
     if file.hasSuffix(".json") {
         guard case .array(let items)? = try? JSONValue.parse(data) else {
@@ -48,7 +48,7 @@ struct EmbedCommand: ParsableCommand {
     var format = "json"
     @Option(help: "Write to this file instead of standard output.")
     var out: String?
-    @Option(help: "Texts per forward pass.")
+    @Option(parsing: .unconditional, help: "Texts per forward pass.")
     var batchSize = 16
 
     func validate() throws {

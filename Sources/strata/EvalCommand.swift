@@ -40,9 +40,9 @@ struct EvalCommand: ParsableCommand {
     var target: String
     @Option(help: "Evaluate on this text or token file instead of the run's data.")
     var data: String?
-    @Option(help: "Evaluation batches (default: the run's eval_batches).")
+    @Option(parsing: .unconditional, help: "Evaluation batches (default: the run's eval_batches).")
     var batches: Int?
-    @Option(help: "Threads (default: all cores).")
+    @Option(parsing: .unconditional, help: "Threads (default: all cores).")
     var threads: Int?
     @Flag(help: "Print one JSON object instead of text.")
     var json = false

@@ -22,6 +22,8 @@ struct ExportCommand: ParsableCommand {
     var format: String?
     @Flag(help: "Do not write tokenizer files.")
     var noTokenizer = false
+    @Flag(help: "Write into an existing non-empty directory, replacing the files export writes (others are kept).")
+    var force = false
     @OptionGroup var store: StoreOptions
 
     func validate() throws {
@@ -43,6 +45,7 @@ struct ExportCommand: ParsableCommand {
     }
 
     func run() throws {
+        try OutputPath.checkDirectory(URL(fileURLWithPath: out), flag: "--out", force: force)
         let trained = try TrainedModel(argument: target, openStore: store.open)
         let chosen = try Self.resolveFormat(format, spec: trained.model.spec)
         var tokenizer: HFTokenizerExport.Source?
@@ -52,7 +55,7 @@ struct ExportCommand: ParsableCommand {
                 tokenizer = .byte
             } else {
                 do { tokenizer = .json(try Data(contentsOf: URL(fileURLWithPath: name))) } catch {
-                    throw CLIError("cannot read the run's tokenizer \(name): \(error.localizedDescription) (or pass --no-tokenizer)")
+                    throw CLIError("cannot read the run's tokenizer \(name): \(fileErrorReason(error, path: name)) (or pass --no-tokenizer)")
                 }
             }
         }
@@ -76,7 +79,7 @@ struct LogitsCommand: ParsableCommand {
     var target: String
     @Option(help: "A prompt (repeatable); each is encoded with the run's tokenizer and run on its own.")
     var prompt: [String] = []
-    @Option(help: "Threads (default: all cores).")
+    @Option(parsing: .unconditional, help: "Threads (default: all cores).")
     var threads: Int?
     @OptionGroup var store: StoreOptions
 

@@ -23,9 +23,12 @@ struct ImportCommand: ParsableCommand {
     var tokenizer: String?
     @Option(help: "Text file recorded as the checkpoint's data (what `strata eval` uses without --data).")
     var data: String?
+    @Flag(help: "Replace an existing checkpoint file at --out.")
+    var force = false
 
     func run() throws {
         let dir = URL(fileURLWithPath: directory)
+        try OutputPath.checkFile(URL(fileURLWithPath: out), flag: "--out", force: force, notInside: dir)
         let configURL = dir.appendingPathComponent("config.json")
         let family = try HFConfigFile.family(try HFConfigFile.read(configURL), file: configURL.path)
         let model = family == "gpt2" ? try HFGPT2Import.load(directory: dir) : try HFLlamaImport.load(directory: dir)

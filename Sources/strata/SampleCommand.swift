@@ -13,23 +13,23 @@ struct SampleCommand: ParsableCommand {
     var target: String
     @Option(help: "Text to continue.")
     var prompt = "And God said"
-    @Option(help: "Tokens to generate.")
+    @Option(parsing: .unconditional, help: "Tokens to generate.")
     var tokens = 300
-    @Option(help: "Softmax temperature (0: greedy).")
+    @Option(parsing: .unconditional, help: "Softmax temperature (0: greedy).")
     var temperature: Float = 0.8
-    @Option(help: "Keep only the K most likely tokens (0: off).")
+    @Option(parsing: .unconditional, help: "Keep only the K most likely tokens (0: off).")
     var topK = 0
-    @Option(help: "Keep the smallest set of tokens whose probability reaches P (1: off).")
+    @Option(parsing: .unconditional, help: "Keep the smallest set of tokens whose probability reaches P (1: off).")
     var topP: Float = 1
-    @Option(help: "Drop tokens less likely than M × the most likely one (0: off).")
+    @Option(parsing: .unconditional, help: "Drop tokens less likely than M × the most likely one (0: off).")
     var minP: Float = 0
-    @Option(help: "Sampling seed.")
+    @Option(parsing: .unconditional, help: "Sampling seed.")
     var seed: UInt64 = 1
     @Flag(help: "Always pick the most likely token.")
     var greedy = false
     @Flag(help: "Do not echo the prompt before the continuation.")
     var noPrompt = false
-    @Option(help: "Threads (default: all cores).")
+    @Option(parsing: .unconditional, help: "Threads (default: all cores).")
     var threads: Int?
     @OptionGroup var store: StoreOptions
 

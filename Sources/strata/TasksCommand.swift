@@ -33,17 +33,17 @@ struct TasksRun: ParsableCommand {
     var task: String
     @Argument(help: "Spec files or preset names (configs/<name>.json works too); for icl_linear_regression, `lsa` is the catalog's one-layer linear self-attention reference model.")
     var specs: [String]
-    @Option(help: "Optimizer steps per spec.")
+    @Option(parsing: .unconditional, help: "Optimizer steps per spec.")
     var steps = 300
-    @Option(help: "Sequences per step (and per evaluation batch).")
+    @Option(parsing: .unconditional, help: "Sequences per step (and per evaluation batch).")
     var batch = 16
     @Option(help: "Peak AdamW learning rate (warmup, then cosine to 10%).")
     var lr: Float = 1e-3
-    @Option(help: "Warmup steps.")
+    @Option(parsing: .unconditional, help: "Warmup steps.")
     var warmup = 20
-    @Option(help: "Seed of initialization and data (test data come from a disjoint stream).")
+    @Option(parsing: .unconditional, help: "Seed of initialization and data (test data come from a disjoint stream).")
     var seed: UInt64 = 1
-    @Option(help: "Held-out batches per evaluated length.")
+    @Option(parsing: .unconditional, help: "Held-out batches per evaluated length.")
     var evalBatches = 8
     @Option(help: "Also test at these lengths, comma-separated (tasks with a length knob), e.g. 256,512.")
     var evalLengths: String?
@@ -53,7 +53,7 @@ struct TasksRun: ParsableCommand {
     var knobs: [String] = []
     @Option(name: .customLong("eval-knob"), help: "Also test on the task with this knob changed, name=value (repeatable), e.g. covariate_scale=2.")
     var evalKnobs: [String] = []
-    @Option(help: "Threads (default: all cores).")
+    @Option(parsing: .unconditional, help: "Threads (default: all cores).")
     var threads: Int?
     @Option(help: "Run store directory (default: $STRATA_RUNS or ./runs).")
     var runs: String?

@@ -16,7 +16,7 @@ struct TokenizerTrain: ParsableCommand {
 
     @Option(help: "Training text (default: data/kjv.txt).")
     var data = "data/kjv.txt"
-    @Option(help: "Vocabulary size, including the 256 byte tokens.")
+    @Option(parsing: .unconditional, help: "Vocabulary size, including the 256 byte tokens.")
     var vocab: Int
     @Option(help: "Output file (tokenizer.json).")
     var out: String
@@ -29,7 +29,7 @@ struct TokenizerTrain: ParsableCommand {
         let url = URL(fileURLWithPath: data)
         let bytes: Data
         do { bytes = try Data(contentsOf: url) } catch {
-            throw CLIError("--data \(data): cannot read the file (\(error.localizedDescription))")
+            throw CLIError("--data \(data): cannot read the file (\(fileErrorReason(error, path: url.path)))")
         }
         let text = String(decoding: bytes, as: UTF8.self)
         let bar = ProgressBar(total: vocab - 256, label: "bpe merges")

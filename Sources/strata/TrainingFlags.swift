@@ -4,7 +4,7 @@ import Strata
 
 /// Budget and optimizer flags shared by `train` and `compare`.
 struct TrainingFlags: ParsableArguments {
-    @Option(help: "Optimizer steps.")
+    @Option(parsing: .unconditional, help: "Optimizer steps.")
     var steps: Int?
     @Option(help: "Wall-clock budget, e.g. 300, 90s, 5m (default when no --steps: 5m).")
     var time: String?
@@ -12,28 +12,60 @@ struct TrainingFlags: ParsableArguments {
     var data: String?
     @Option(help: "Tokenizer: byte, or a tokenizer.json from `strata tokenizer train`.")
     var tokenizer: String?
-    @Option(help: "Sequences per micro-batch.")
+    @Option(parsing: .unconditional, help: "Sequences per micro-batch.")
     var batch: Int?
-    @Option(help: "Micro-batches per step (gradient accumulation).")
+    @Option(parsing: .unconditional, help: "Micro-batches per step (gradient accumulation).")
     var accumulation: Int?
     @Option(help: "Optimizer: adamw, lion or muon.")
     var optimizer: String?
-    @Option(help: "Peak learning rate.")
+    @Option(parsing: .unconditional, help: "Peak learning rate.")
     var lr: Float?
-    @Option(help: "Weight decay on matrix weights.")
+    @Option(parsing: .unconditional, help: "Weight decay on matrix weights.")
     var weightDecay: Float?
     @Option(help: "Schedule: cosine, wsd or constant.")
     var schedule: String?
-    @Option(help: "Warmup steps.")
+    @Option(parsing: .unconditional, help: "Warmup steps.")
     var warmup: Int?
-    @Option(help: "Evaluate every N steps.")
+    @Option(parsing: .unconditional, help: "Evaluate every N steps.")
     var evalEvery: Int?
-    @Option(help: "Validation batches per evaluation.")
+    @Option(parsing: .unconditional, help: "Validation batches per evaluation.")
     var evalBatches: Int?
-    @Option(help: "Seed for initialization and batches.")
+    @Option(parsing: .unconditional, help: "Seed for initialization and batches.")
     var seed: UInt64?
-    @Option(help: "Threads (default: all cores).")
+    @Option(parsing: .unconditional, help: "Threads (default: all cores).")
     var threads: Int?
+
+    func validate() throws {
+        var problems: [String] = []
+        if let steps, steps < 1 { problems.append("--steps must be at least 1 (got \(steps))") }
+        if let batch, batch < 1 { problems.append("--batch must be at least 1 (got \(batch))") }
+        if let accumulation, accumulation < 1 { problems.append("--accumulation must be at least 1 (got \(accumulation))") }
+        if let lr, !(lr.isFinite && lr > 0) { problems.append("--lr must be a positive finite number (got \(lr))") }
+        if let weightDecay, !(weightDecay.isFinite && weightDecay >= 0) {
+            problems.append("--weight-decay must be a finite number ≥ 0 (got \(weightDecay))")
+        }
+        if let warmup, warmup < 0 { problems.append("--warmup must be ≥ 0 (got \(warmup))") }
+        if let evalEvery, evalEvery < 1 { problems.append("--eval-every must be at least 1 (got \(evalEvery))") }
+        if let evalBatches, evalBatches < 1 { problems.append("--eval-batches must be at least 1 (got \(evalBatches))") }
+        if let threads, threads < 1 {
+            problems.append("--threads must be at least 1 (got \(threads); leave it out for all \(ThreadPool.availableCores) cores)")
+        }
+        if let time {
+            if let seconds = parseDuration(time) {
+                if !(seconds.isFinite && seconds > 0) { problems.append("--time must be a positive finite duration (got \(time))") }
+            } else {
+                problems.append("--time: cannot read \"\(time)\" as a duration (e.g. 300, 90s, 5m)")
+            }
+        }
+        if !problems.isEmpty { throw ValidationError(problems.joined(separator: "\n")) }
+    }
+
+    /// Threads asked for beyond the cores are capped; says so on stderr.
+    func noteThreadCap() {
+        if let threads, threads > ThreadPool.shared.threadCount {
+            FileHandle.standardError.write(Data("note: --threads \(threads) is more than the \(ThreadPool.shared.threadCount) available; using \(ThreadPool.shared.threadCount)\n".utf8))
+        }
+    }
 
     /// The config for `base` with these flags applied.
     func config(base: TrainConfig = TrainConfig(), defaultTime: Double? = 300) throws -> TrainConfig {

@@ -207,7 +207,7 @@ public enum HFConfigFile {
     public static func read(_ url: URL) throws -> [String: StrataModels.JSONValue] {
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
-            throw HFImportError(file: url.path, key: "", "cannot read: \(error.localizedDescription)")
+            throw HFImportError(file: url.path, key: "", "cannot read: \(fileErrorReason(error, path: url.path))")
         }
         guard let root = try? StrataModels.JSONValue.parse(data).objectValue else {
             throw HFImportError(file: url.path, key: "", "cannot read as a JSON object")

@@ -22,7 +22,7 @@ public struct TokenDataset: Sendable {
     public init(textFile url: URL, tokenizer: some Tokenizer) throws {
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
-            throw TokenFileError(file: url.path, message: "cannot read text: \(error.localizedDescription)")
+            throw TokenFileError(file: url.path, message: "cannot read text: \(fileErrorReason(error, path: url.path))")
         }
         self.init(tokens: tokenizer.encode(String(decoding: data, as: UTF8.self)), vocabSize: tokenizer.vocabSize)
     }
@@ -176,8 +176,20 @@ extension TokenDataset {
     /// The train/validation split every command uses: blocks of 4096 tokens, or smaller ones for a small corpus,
     /// so that validation still gets two blocks and every block holds a few windows of `context + 1` tokens.
     public func trainingSplit(validationFraction: Double, context: Int) throws -> (train: TokenSplit, validation: TokenSplit) {
+        guard validationFraction > 0 && validationFraction < 0.5 else {
+            throw DatasetError(message: "validation fraction \(validationFraction) must be in (0, 0.5)")
+        }
+        guard context >= 1 else { throw DatasetError(message: "context length \(context) must be at least 1") }
         let every = max(2, Int((1 / validationFraction).rounded()))
         let blockSize = min(4096, max(2 * (context + 1), count / (2 * every)))
-        return try split(validationFraction: validationFraction, blockSize: blockSize)
+        do {
+            return try split(validationFraction: validationFraction, blockSize: blockSize)
+        } catch {
+            // Validation takes one block in `every`, and each block holds at least two windows of context + 1 tokens.
+            let needed = every * 2 * (context + 1), fits = count / (2 * every) - 1
+            throw DatasetError(message: "\(count) tokens are too few for context_length \(context): a split with "
+                                 + "validation fraction \(validationFraction) needs about \(needed) tokens; give more text"
+                                 + (fits >= 1 ? " or a context_length of at most \(fits) (--set context_length=\(fits))" : ""))
+        }
     }
 }

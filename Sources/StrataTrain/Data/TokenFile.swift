@@ -1,4 +1,5 @@
 import Foundation
+import StrataCore
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -41,7 +42,7 @@ public enum TokenFile {
             wide.withUnsafeBytes { data.append(contentsOf: $0) }
         }
         do { try data.write(to: url, options: .atomic) } catch {
-            throw TokenFileError(file: url.path, message: "cannot write: \(error.localizedDescription)")
+            throw TokenFileError(file: url.path, message: "cannot write: \(fileErrorReason(error, path: url.path))")
         }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import StrataCore
 import StrataIO
 
 /// A `tokenizer.json` that cannot be read as a byte-level BPE: names the file and the key at fault.
@@ -77,7 +78,7 @@ extension BPETokenizer {
         }
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
-            throw fail("", "cannot read: \(error.localizedDescription)")
+            throw fail("", "cannot read: \(fileErrorReason(error, path: file))")
         }
         guard let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
             throw fail("", "not a JSON object")

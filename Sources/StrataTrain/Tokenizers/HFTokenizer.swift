@@ -1,4 +1,5 @@
 import Foundation
+import StrataCore
 import StrataModels
 
 /// Loads Hugging Face tokenizers: `tokenizer.json` with a WordPiece model (BERT family) here, byte-level BPE
@@ -16,7 +17,7 @@ public enum HFTokenizer {
             guard let o = try JSONValue.parse(Data(contentsOf: url)).objectValue else { throw fail("", "expected a JSON object") }
             root = o
         } catch let e as TokenizerFileError { throw e } catch {
-            throw fail("", "cannot read as JSON: \(error.localizedDescription)")
+            throw fail("", "cannot read as JSON: \(fileErrorReason(error, path: file))")
         }
         guard let model = root["model"]?.objectValue else { throw fail("model", "missing: expected an object with \"type\"") }
         guard model["type"]?.stringValue == "WordPiece" else {

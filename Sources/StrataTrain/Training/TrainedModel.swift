@@ -24,6 +24,10 @@ public struct TrainedModel {
     public init(argument: String, openStore: () throws -> RunStore) throws {
         let (url, runID) = try TrainedModel.locate(argument, openStore: openStore)
         let ckpt = try Checkpoint.load(url)
+        if let runID, let writer = ckpt.runID, writer != runID {
+            throw TrainingSetupError("\(url.path) was written by run \(writer), not by run \(runID) whose directory holds it "
+                                     + "(copied in?); evaluate the file directly or put it back in run \(writer)")
+        }
         checkpoint = ckpt
         checkpointURL = url
         self.runID = runID
