@@ -186,12 +186,14 @@ final class AttentionVariantTests: XCTestCase {
             if m.normalizer == .softmax || m.normalizer == .topK(3) {
                 for s in a.sum(axis: -1).scalars { XCTAssertEqual(s, 1, accuracy: 1e-5, id) }
             }
-            // The entropy probe (fused kernel for softmax, materialized weights otherwise) agrees with the matrix.
+            // The entropy probe (fused kernel for softmax, materialized weights otherwise) agrees with the matrix,
+            // each row normalized to a distribution first (sigmoid, clipped and power rows need not sum to 1).
             let probes = ProbeRecorder()
             _ = m.forward(x, context: MixerContext(positional: pos, probes: probes), cache: nil)
             var expected = 0.0
             for row in 0..<12 {
-                for j in 0..<6 { let p = Double(w[row * 6 + j]); if p > 0 { expected -= p * log(p) } }
+                let z = (0..<6).reduce(0.0) { $0 + Double(w[row * 6 + $1]) }
+                for j in 0..<6 { let p = Double(w[row * 6 + j]) / z; if p > 0 { expected -= p * log(p) } }
             }
             XCTAssertEqual(probes.value(layer: 0, name: "attention_entropy") ?? .nan, expected / 12, accuracy: 1e-4, "\(id) \(options)")
         }
@@ -432,6 +434,11 @@ final class AttentionVariantTests: XCTestCase {
             XCTAssertEqual(spec.name, id)
             var other = spec
             other.name = baseline.name
+            if id == "sigma_reparam" {
+                // σReparam applies to every linear layer (catalog), so its preset also sets it on the MLP.
+                XCTAssertEqual(spec.block.channelMixer, ComponentSpec("mlp", ["sigma_reparam": .bool(true)]))
+                other.block.channelMixer = baseline.block.channelMixer
+            }
             let changed = [other.positional != baseline.positional, other.block.tokenMixer != baseline.block.tokenMixer]
             XCTAssertEqual(changed.filter { $0 }.count, 1, id)
             other.positional = baseline.positional

@@ -55,6 +55,11 @@ final class EquivalenceTransformTests: XCTestCase {
         }
     }
 
+    /// `strata convert`'s self-check uses the catalog's bound (1e-5 relative), not a looser one.
+    func testSelfCheckToleranceIsTheCatalogs() {
+        XCTAssertEqual(PreLNEquivalence.verificationTolerance, 1e-5)
+    }
+
     func testConvertedLogitsMatchForBiasVariants() throws {
         try assertEquivalent(preLNModel(normBias: true, linearBias: true, tied: true, seed: 1), "norm+linear bias, tied")
         try assertEquivalent(preLNModel(normBias: false, linearBias: false, tied: true, seed: 2), "no biases, tied")
@@ -189,6 +194,12 @@ final class EquivalenceTransformTests: XCTestCase {
         let rmsError = "\(try XCTUnwrap(refusal(rms)))"
         XCTAssertTrue(rmsError.contains("norm rms_norm is not supported; needs layer_norm"), rmsError)
         XCTAssertTrue(rmsError.contains("final_norm rms_norm"), rmsError)
+
+        var reparam = post
+        reparam.block.placement = .pre
+        reparam.block.channelMixer = ComponentSpec("mlp", ["sigma_reparam": .bool(true)])
+        let reparamError = "\(try XCTUnwrap(refusal(reparam)))"
+        XCTAssertTrue(reparamError.contains("channel_mixer mlp with sigma_reparam is not supported"), reparamError)
 
         XCTAssertThrowsError(try PreLNEquivalence.Target(parsing: "rmsnorm")) { error in
             XCTAssertTrue("\(error)".contains("valid targets are rms_norm, crms_norm"), "\(error)")

@@ -370,6 +370,12 @@ final class LinearMixerTests: XCTestCase {
             XCTAssertEqual(spec.block.tokenMixer.id, id)
             spec.name = baseline.name
             spec.block.tokenMixer = baseline.block.tokenMixer
+            // A Mamba block is the mixer alone (Gu & Dao, 2023: the gated MLP is merged into the block), so its
+            // preset has no channel sublayer; every other preset changes the token mixer only.
+            if id == "mamba" {
+                XCTAssertEqual(spec.block.channelMixer.id, "none", "a Mamba block has no MLP")
+                spec.block.channelMixer = baseline.block.channelMixer
+            }
             XCTAssertEqual(spec, baseline, id)
         }
         for name in ["gla_softmax", "gated_deltanet_softmax", "mamba2_softmax"] {

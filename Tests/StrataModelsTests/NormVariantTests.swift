@@ -397,7 +397,8 @@ final class NormVariantTests: XCTestCase {
 
     func testEveryNormBuildsTrainsAndDecodesInATinyModel() throws {
         for id in ["dyt", "seed_norm", "ss_rms_norm", "layer_norm_scaling"] {
-            for placement in [NormPlacement.pre, .peri, .post] {
+            for placement in [NormPlacement.pre, .peri, .post] where LayerNormScaling.placementProblem(placement) == nil
+                || id != "layer_norm_scaling" {
                 try VariantFixtures.checkModel(VariantFixtures.spec(norm: ComponentSpec(id), placement: placement),
                                                gradientFilter: { $0.hasPrefix("blocks.1.mixerSite") || $0.hasPrefix("finalNorm") })
             }

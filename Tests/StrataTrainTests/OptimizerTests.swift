@@ -171,4 +171,46 @@ final class OptimizerTests: XCTestCase {
         let after = (a.grad!.scalars + b.grad!.scalars).map { $0 * $0 }.reduce(0, +).squareRoot()
         XCTAssertEqual(after, 2, accuracy: 1e-5)
     }
+
+    // MARK: SGD
+
+    func testSGDStepMatchesHandComputedUpdate() {
+        // p = [1, -2, 3], L = Σ p ⊙ [1, -1, 0.5] → g = [1, -1, 0.5]; lr 0.1: p − 0.1·g.
+        let p = Parameter(Tensor([1, -2, 3], shape: [3]), role: .weight)
+        let sgd = SGD(parameters: [p], options: .init(learningRate: 0.1))
+        (p.value * Tensor([1, -1, 0.5], shape: [3])).sum().backward()
+        sgd.update()
+        for (got, want) in zip(p.value.scalars, [0.9, -1.9, 2.95] as [Float]) { XCTAssertEqual(got, want, accuracy: 1e-6) }
+        XCTAssertNil(p.grad, "update clears gradients")
+        XCTAssertEqual(sgd.state().map(\.0), ["step"], "plain SGD keeps no buffers")
+    }
+
+    func testSGDMomentumAndDecayMatchHandComputedUpdates() {
+        // Constant gradient g = 2 on p₀ = 1 with μ = 0.5, λ = 0.1, lr 0.1:
+        // m₁ = 2, p₁ = 1 − 0.1·(2 + 0.1·1) = 0.79; m₂ = 0.5·2 + 2 = 3, p₂ = 0.79 − 0.1·(3 + 0.079) = 0.4821.
+        let p = Parameter(Tensor([1], shape: [1]), role: .weight)
+        let bias = Parameter(Tensor([1], shape: [1]), role: .bias)
+        let sgd = SGD(parameters: [p, bias], options: .init(learningRate: 0.1, momentum: 0.5, weightDecay: 0.1))
+        for _ in 0..<2 {
+            (p.value * 2 + bias.value * 2).sum().backward()
+            sgd.update()
+        }
+        XCTAssertEqual(p.value.scalars[0], 0.4821, accuracy: 1e-6)
+        // Biases are not decayed by default: 1 − 0.1·2 − 0.1·3.
+        XCTAssertEqual(bias.value.scalars[0], 0.5, accuracy: 1e-6)
+        XCTAssertEqual(sgd.step, 2)
+    }
+
+    func testSGDReducesLeastSquaresLossAndResumesBitIdentically() throws {
+        let problem = LeastSquares(seed: 4)
+        let (first, last) = train(problem, SGD(parameters: problem.parameters, options: .init(learningRate: 0.05, momentum: 0.9)),
+                                  steps: 300)
+        XCTAssertLessThan(last, 0.02 * first, "SGD: \(first) → \(last)")
+        try checkResumeIsBitIdentical { SGD(parameters: $0.map(\.1), options: .init(learningRate: 0.01, momentum: 0.9)) }
+        // Plain SGD's state is its step count alone (the shared helper needs a second key to corrupt).
+        let plain = SGD(parameters: problem.parameters, options: .init(learningRate: 0.01))
+        try plain.loadState(["step": Tensor(scalar: 7)])
+        XCTAssertEqual(plain.step, 7)
+        XCTAssertThrowsError(try plain.loadState(["step": Tensor(scalar: 1), "momentum.0": Tensor.zeros([4, 8])]))
+    }
 }

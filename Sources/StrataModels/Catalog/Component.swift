@@ -92,10 +92,16 @@ public final class BlockScratch {
     /// Absolute position of the block input's first token (the cache length when decoding), for norms whose
     /// estimates depend on how many keys a position sees (`bhyt`).
     public var offset: Int
+    /// Probe recorder of the forward pass (nil when not probing), for norms with their own probes (tanh
+    /// saturation of `dyt`, `bhyt`), and the block index they record under (−1 outside blocks).
+    public var probes: ProbeRecorder?
+    public var layer: Int
 
-    public init(tokenMixer: Module? = nil, offset: Int = 0) {
+    public init(tokenMixer: Module? = nil, offset: Int = 0, probes: ProbeRecorder? = nil, layer: Int = -1) {
         self.tokenMixer = tokenMixer
         self.offset = offset
+        self.probes = probes
+        self.layer = layer
     }
 }
 

@@ -96,7 +96,8 @@ public final class Block: Module {
 
     /// x [B, T, C] → [B, T, C]; `cache` is this block's mixer cache when decoding.
     public func forward(_ x: Tensor, context: MixerContext, cache: MixerCache?) -> Tensor {
-        let scratch = BlockScratch(tokenMixer: mixer, offset: cache?.length ?? context.offset)
+        let scratch = BlockScratch(tokenMixer: mixer, offset: cache?.length ?? context.offset, probes: context.probes,
+                                   layer: layer)
         func drop(_ y: Tensor) -> Tensor { dropout.map { $0(y) } ?? y }
         func channelOut(_ site: Sublayer, _ f: any ChannelMixer, _ h: Tensor, scale: Float) -> Tensor {
             var y = f.forward(site.input(h, scratch), context: context)
@@ -126,7 +127,7 @@ public final class Block: Module {
             h = mixerSite.residual.combine(h, y)
             if mixerSite.placement == .post { h = mixerSite.inputNorm!.normalize(h, site: .mixerOutput, scratch: scratch) }
         }
-        context.probes?.recordStream(layer: layer, h)
+        context.probes?.recordBlock(layer: layer, input: x, output: h)
         return h
     }
 }

@@ -24,12 +24,15 @@ public final class GLU: Module, Component, ChannelMixer {
         public var gate: Gate
         public var width: GatedFFNWidth
         public var bias: Bool
+        /// σReparam on the three projections (catalog `sigma_reparam`).
+        public var sigmaReparam: Bool
         public init(_ r: inout OptionReader) {
             gate = Gate(rawValue: r.choice("activation", default: "sigmoid", among: Gate.allCases.map(\.rawValue),
                                            "gate activation: sigmoid (GLU), gelu (GeGLU), relu (ReGLU), silu (SwiGLU)"))
                 ?? .sigmoid
             width = GatedFFNWidth(&r)
             bias = r.bool("bias", default: false, "biases on the three projections")
+            sigmaReparam = r.bool("sigma_reparam", default: false, "σReparam Ŵ = (γ/σ_max(W))·W on the three projections")
         }
     }
     public static let info = ComponentInfo(id: "glu", summary: "GLU-family FFN (GLU, GeGLU, ReGLU, SwiGLU)",
@@ -39,13 +42,15 @@ public final class GLU: Module, Component, ChannelMixer {
     public let gate: Gate
 
     public init(options: Options, context: BuildContext, rng: inout RNG) {
-        core = GatedFFN(width: options.width.width(context.dim), bias: options.bias, context: context, rng: &rng)
+        core = GatedFFN(width: options.width.width(context.dim), bias: options.bias, sigmaReparam: options.sigmaReparam,
+                        context: context, rng: &rng)
         gate = options.gate
         super.init()
     }
 
     public static func parameterCount(options: Options, context: BuildContext) -> Int {
-        GatedFFN.parameterCount(width: options.width.width(context.dim), bias: options.bias, dim: context.dim)
+        GatedFFN.parameterCount(width: options.width.width(context.dim), bias: options.bias, dim: context.dim,
+                                sigmaReparam: options.sigmaReparam)
     }
 
     public func forward(_ x: Tensor, context: MixerContext) -> Tensor {

@@ -110,7 +110,9 @@ public final class BoundedHyperbolicTanh: Module, Component, NormLayer {
             scratch.tensors[Self.storedMeanSquare] = nil
         default: break
         }
-        return (x * (meanSquare + eps).rsqrt() * (lam / kappa)).tanh() * weight.value
+        let z = x * (meanSquare + eps).rsqrt() * (lam / kappa)
+        scratch.probes?.recordTanhSaturation(layer: scratch.layer, preActivation: z)
+        return z.tanh() * weight.value
     }
 
     /// mean(x²) over channels, keeping the channel axis: [..., C] → [..., 1].

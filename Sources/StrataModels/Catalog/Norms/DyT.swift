@@ -32,6 +32,8 @@ public final class DynamicTanh: Module, Component, NormLayer {
     public static func parameterCount(options: Options, context: BuildContext) -> Int { 2 * context.dim + 1 }
 
     public func normalize(_ x: Tensor, site: NormSite, scratch: BlockScratch) -> Tensor {
-        (x * alpha.value).tanh() * weight.value + bias.value
+        let z = x * alpha.value
+        scratch.probes?.recordTanhSaturation(layer: scratch.layer, preActivation: z)
+        return z.tanh() * weight.value + bias.value
     }
 }

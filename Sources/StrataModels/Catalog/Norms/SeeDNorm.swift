@@ -45,7 +45,9 @@ public final class SeeDNormLayer: Module, Component, NormLayer {
 
     public func normalize(_ x: Tensor, site: NormSite, scratch: BlockScratch) -> Tensor {
         let c = x.shape[x.rank - 1]
-        let s = x.matmul(beta.value.reshaped([c, 1])).tanh()          // [..., 1]: one scalar per token
+        let z = x.matmul(beta.value.reshaped([c, 1]))                 // [..., 1]: one scalar per token
+        scratch.probes?.recordTanhSaturation(layer: scratch.layer, preActivation: z)
+        let s = z.tanh()
         return x.rmsNorm(weight: nil, eps: eps) * (s * alpha.value + weight.value)
     }
 }

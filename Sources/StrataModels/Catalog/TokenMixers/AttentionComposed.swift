@@ -132,25 +132,3 @@ func topKDropMask(_ z: Tensor, visible: Tensor?, keep: Int) -> Tensor {
     }
     return Tensor(drop, shape: shape)
 }
-
-/// Records per-head entropy −mean_t Σ_s A log A of materialized weights A [B, H, T, S] (first batch rows only),
-/// as `attention_entropy.hN` and their mean `attention_entropy`, like the fused path's probe.
-func recordWeightEntropy(_ probes: ProbeRecorder, layer: Int, weights: Tensor) {
-    let (b, h, t, s) = (weights.shape[0], weights.shape[1], weights.shape[2], weights.shape[3])
-    let a = weights.detached().scalars
-    let rows = min(b, probes.attentionBatchLimit)
-    guard rows > 0, t > 0 else { return }
-    var perHead = [Double](repeating: 0, count: h)
-    for bi in 0..<rows {
-        for hi in 0..<h {
-            for ti in 0..<t {
-                let base = ((bi * h + hi) * t + ti) * s
-                var e = 0.0
-                for si in 0..<s { let p = Double(a[base + si]); if p > 0 { e -= p * Foundation.log(p) } }
-                perHead[hi] += e / Double(t * rows)
-            }
-        }
-    }
-    for (hi, e) in perHead.enumerated() { probes.record(layer: layer, name: "attention_entropy.h\(hi)", value: e) }
-    probes.record(layer: layer, name: "attention_entropy", value: perHead.reduce(0, +) / Double(h))
-}

@@ -122,7 +122,7 @@ public class AttentionMixer: Module {
             let visible = attentionVisibility(queries: t, keys: s, causal: causal, window: window)
             let r = composedAttention(q: q, k: k, v: v, mask: mask, visible: visible, normalizer: normalizer, scale: scale)
             if let probes = context.probes, probes.wantsAttention {
-                recordWeightEntropy(probes, layer: context.layer, weights: r.weights)
+                probes.recordAttentionWeights(layer: context.layer, r.weights)
             }
             o = r.output
         }

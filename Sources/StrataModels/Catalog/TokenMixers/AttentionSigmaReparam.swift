@@ -42,6 +42,16 @@ public final class SigmaReparam: Module {
         super.init()
     }
 
+    /// State for one `linear` layer (a single segment: its whole weight [out, in]).
+    public convenience init(for linear: Linear, rng: inout RNG) {
+        self.init(segments: [linear.outputs], inputs: linear.inputs, rng: &rng)
+    }
+
+    /// Scalars held by the state of one linear layer from `inputs` to `outputs` features.
+    public static func parameterCount(outputs: Int, inputs: Int) -> Int {
+        parameterCount(segments: [outputs], inputs: inputs)
+    }
+
     /// Scalars held: γ per segment plus u and v.
     public static func parameterCount(segments: [Int], inputs: Int) -> Int {
         segments.count + segments.reduce(0, +) + segments.count * inputs

@@ -48,7 +48,9 @@ public final class DeltaNet: Module, Component, TokenMixer {
     public func forward(_ x: Tensor, context: MixerContext, cache: MixerCache?) -> Tensor {
         let (b, t) = (x.shape[0], x.shape[1])
         let (q, k, v, beta) = input(x, cache: cache)
-        let o = runRecurrence(RecurrenceInputs(q: q, k: k, v: v, beta: beta), chunk: chunk, cache: cache)
+        let inputs = RecurrenceInputs(q: q, k: k, v: v, beta: beta)
+        let o = runRecurrence(inputs, chunk: chunk, cache: cache)
+        if cache == nil { context.probes?.recordMixing(layer: context.layer, MixingCapture(inputs, output: o)) }
         return out(norm(headsLast(o)).reshaped([b, t, input.heads * input.headDim]))
     }
 

@@ -62,8 +62,9 @@ public final class GatedDeltaNet: Module, Component, TokenMixer {
         let (q, k, v, beta) = input(x, cache: cache)
         // log α = −A·softplus(x W_a + dt_bias) ≤ 0.
         let logAlpha = ((decayProjection(x) + dtBias.value).softplus() * (-aLog.value.exp())).permuted([0, 2, 1])
-        let o = runRecurrence(RecurrenceInputs(q: q, k: k, v: v, decay: .scalar(logAlpha), beta: beta),
-                              chunk: chunk, cache: cache)
+        let inputs = RecurrenceInputs(q: q, k: k, v: v, decay: .scalar(logAlpha), beta: beta)
+        let o = runRecurrence(inputs, chunk: chunk, cache: cache)
+        if cache == nil { context.probes?.recordMixing(layer: context.layer, MixingCapture(inputs, output: o)) }
         var y = norm(headsLast(o)).reshaped([b, t, input.heads * input.headDim])
         if let g = gateProjection { y = y * g(x).silu() }
         return out(y)

@@ -74,9 +74,10 @@ public final class GatedLinearAttention: Module, Component, TokenMixer {
         let q = splitHeads(p[0], heads: heads) * (1 / Float(keyDim).squareRoot())
         // log α = log σ(z)/τ = −softplus(−z)/τ: computed in log space, never as a product of small α.
         let logAlpha = splitHeads(-(-gate(p[4])).softplus() * (1 / options.temperature), heads: heads)
-        let o = runRecurrence(RecurrenceInputs(q: q, k: splitHeads(p[1], heads: heads), v: splitHeads(p[2], heads: heads),
-                                               decay: .keyWise(logAlpha)),
-                              chunk: options.chunk, cache: cache)
+        let inputs = RecurrenceInputs(q: q, k: splitHeads(p[1], heads: heads), v: splitHeads(p[2], heads: heads),
+                                      decay: .keyWise(logAlpha))
+        let o = runRecurrence(inputs, chunk: options.chunk, cache: cache)
+        if cache == nil { context.probes?.recordMixing(layer: context.layer, MixingCapture(inputs, output: o)) }
         let y = norm(headsLast(o)).reshaped([b, t, hv])
         return out(y * p[3].silu())
     }

@@ -52,7 +52,7 @@ public final class LinearAttention: Module, Component, TokenMixer {
         let q = options.featureMap.apply(parts[0]) * (1 / Float(headDim).squareRoot())
         let k = options.featureMap.apply(parts[1])
         let o = linearAttentionCore(q: q, k: k, v: parts[2], normalize: options.normalize, causal: causal,
-                                    chunk: options.chunk, cache: cache, keyPadding: context.keyPadding)
+                                    chunk: options.chunk, cache: cache, keyPadding: context.keyPadding, context: context)
         return out(headsLast(o).reshaped([b, t, heads * headDim]))
     }
 
@@ -63,14 +63,23 @@ public final class LinearAttention: Module, Component, TokenMixer {
 /// rides along as an extra value channel of ones (its state row is z_t), so every form computes it for free.
 /// Non-causal (encoder) calls without a cache use the bidirectional form.
 func linearAttentionCore(q: Tensor, k: Tensor, v: Tensor, normalize: Bool, causal: Bool, chunk: Int,
-                         cache: MixerCache?, keyPadding: Tensor?) -> Tensor {
+                         cache: MixerCache?, keyPadding: Tensor?, context: MixerContext? = nil) -> Tensor {
     guard causal || cache != nil else {
-        return bidirectionalLinearAttention(q: q, k: k, v: v, normalize: normalize, keyPadding: keyPadding)
+        let o = bidirectionalLinearAttention(q: q, k: k, v: v, normalize: normalize, keyPadding: keyPadding)
+        if keyPadding == nil, let context {
+            context.probes?.recordMixing(layer: context.layer,
+                                         MixingCapture(q: q, k: k, values: v, normalizeRows: normalize, causal: false, output: o))
+        }
+        return o
     }
     let (b, h, t, dv) = (v.shape[0], v.shape[1], v.shape[2], v.shape[3])
     let values = normalize ? Tensor.concat([v, Tensor.ones([b, h, t, 1])], axis: 3) : v
-    let o = runRecurrence(RecurrenceInputs(q: q, k: k, v: values), chunk: chunk, cache: cache)
-    return normalize ? normalized(o, dv) : o
+    let raw = runRecurrence(RecurrenceInputs(q: q, k: k, v: values), chunk: chunk, cache: cache)
+    let o = normalize ? normalized(raw, dv) : raw
+    if cache == nil, let context {
+        context.probes?.recordMixing(layer: context.layer, MixingCapture(q: q, k: k, values: v, normalizeRows: normalize, output: o))
+    }
+    return o
 }
 
 /// Bidirectional linear attention O = φ(Q)(φ(K)ᵀV) ⊘ φ(Q)(φ(K)ᵀ1) for feature-mapped q, k [B, H, T, Dk] and

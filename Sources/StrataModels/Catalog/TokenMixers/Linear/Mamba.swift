@@ -98,6 +98,15 @@ public final class Mamba: Module, Component, TokenMixer {
             y = out
         }
         let ssm = y + u * skip.value
+        if cache == nil, let probes = context.probes, probes.wantsMixingMatrices {
+            // Each channel is a head with Dv = 1 and its own key-wise decay Δ_t ⊗ A over the S state entries.
+            func heads(_ m: Tensor) -> Tensor { m.reshaped([b, 1, t, state]).expanded(to: [b, inner, t, state]) }
+            let channels = { (m: Tensor) in m.permuted([0, 2, 1]) }                        // [B, T, inner] → [B, inner, T]
+            let logDecay = channels(dt).reshaped([b, inner, t, 1]) * a.reshaped([1, inner, 1, state])
+            probes.recordMixing(layer: context.layer, MixingCapture(
+                q: heads(p[2]), k: heads(p[1]), values: channels(u).reshaped([b, inner, t, 1]), decay: .keyWise(logDecay),
+                valueScale: channels(dt), skip: skip.value, output: channels(ssm).reshaped([b, inner, t, 1])))
+        }
         return outProjection(ssm * uz[1].silu())
     }
 

@@ -85,6 +85,11 @@ public final class Mamba2: Module, Component, TokenMixer {
         let values = u * dt.reshaped([b, heads, t, 1])                                    // Δ_t x_t
         let y = runRecurrence(RecurrenceInputs(q: queries, k: keys, v: values, decay: .scalar(logDecay)),
                               chunk: chunk, cache: cache) + u * skip.value.reshaped([1, heads, 1, 1])
+        if cache == nil {
+            // The catalog's M_ts = C_tᵀB_s·exp(A·Σ_{j=s+1..t} Δ_j)·Δ_s + D·[s = t], applied to x_t (here u).
+            context.probes?.recordMixing(layer: context.layer, MixingCapture(
+                q: queries, k: keys, values: u, decay: .scalar(logDecay), valueScale: dt, skip: skip.value, output: y))
+        }
         let gated = headsLast(y).reshaped([b, t, inner]) * p[0].silu()
         return outProjection(gated.rmsNorm(weight: normWeight.value, eps: 1e-5))
     }

@@ -62,8 +62,9 @@ public final class Retention: Module, Component, TokenMixer {
         let q = rotary(splitHeads(p[0], heads: heads), offset: offset)
         let k = rotary(splitHeads(p[1], heads: heads), offset: offset) * (1 / Float(headDim).squareRoot())
         let decay = Tensor(Retention.logDecays(heads: heads), shape: [1, heads, 1]).expanded(to: [b, heads, t])
-        let o = runRecurrence(RecurrenceInputs(q: q, k: k, v: splitHeads(p[2], heads: heads), decay: .scalar(decay)),
-                              chunk: chunk, cache: cache)
+        let inputs = RecurrenceInputs(q: q, k: k, v: splitHeads(p[2], heads: heads), decay: .scalar(decay))
+        let o = runRecurrence(inputs, chunk: chunk, cache: cache)
+        if cache == nil { context.probes?.recordMixing(layer: context.layer, MixingCapture(inputs, output: o)) }
         let y = norm(headsLast(o)).reshaped([b, t, heads * valueDim])
         return out(p[3].silu() * y)
     }

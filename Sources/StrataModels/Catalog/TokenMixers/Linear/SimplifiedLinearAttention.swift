@@ -52,7 +52,7 @@ public final class SimplifiedLinearAttention: Module, Component, TokenMixer {
         let p = qkv(x).split(axis: 2, sizes: [hd, hd, hd])
         let attention = linearAttentionCore(q: splitHeads(p[0], heads: heads).relu(), k: splitHeads(p[1], heads: heads).relu(),
                                             v: splitHeads(p[2], heads: heads), normalize: true, causal: causal,
-                                            chunk: chunk, cache: cache, keyPadding: context.keyPadding)
+                                            chunk: chunk, cache: cache, keyPadding: context.keyPadding, context: context)
         let local = conv(p[2], cache: cache)
         return out(headsLast(attention).reshaped([b, t, hd]) + local)
     }
