@@ -1,6 +1,7 @@
 import Foundation
 import StrataCore
 import StrataModels
+import StrataNN
 import StrataTrain
 import XCTest
 
@@ -39,8 +40,11 @@ final class FileFuzzTests: XCTestCase {
             for line in lines {
                 if line.hasPrefix("ok ") { ok += 1 } else if line.hasPrefix("error ") {
                     errors += 1
-                    let text = line.split(separator: ":", maxSplits: 1).last.map(String.init) ?? ""
-                    messages.insert(String(text.prefix(60)))
+                    // The message without the file's name and with numbers blanked: its kind, not its instance.
+                    var text = line.split(separator: ":", maxSplits: 1).last.map(String.init) ?? ""
+                    text = text.replacingOccurrences(of: dir.path, with: "")
+                    for f in files { text = text.replacingOccurrences(of: f, with: "FILE") }
+                    messages.insert(String(text.map { $0.isNumber ? "#" : $0 }.prefix(90)))
                 }
             }
             remaining = remaining.dropFirst(lines.count)
