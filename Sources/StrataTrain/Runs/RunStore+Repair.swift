@@ -57,7 +57,12 @@ extension RunStore {
         var backup: URL?
         if fm.fileExists(atPath: database.path) {
             let stamp = RunID.timestamp(Date()) + String(format: "%02d", Calendar(identifier: .gregorian).component(.second, from: Date()))
-            let target = root.appendingPathComponent("strata.sqlite.broken-\(stamp)")
+            var target = root.appendingPathComponent("strata.sqlite.broken-\(stamp)")
+            var n = 1
+            while fm.fileExists(atPath: target.path) {
+                target = root.appendingPathComponent("strata.sqlite.broken-\(stamp)-\(n)")
+                n += 1
+            }
             for suffix in ["", "-wal", "-shm", "-journal"] where fm.fileExists(atPath: database.path + suffix) {
                 do { try fm.moveItem(atPath: database.path + suffix, toPath: target.path + suffix) } catch {
                     throw RunStoreError.fileSystem(path: database.path + suffix, message: "cannot move the damaged store aside: \(error.localizedDescription)")

@@ -80,7 +80,7 @@ public final class RunStore: Sendable {
     }
 
     /// A database failure in words for users: what is wrong with the file and what to do, never the SQL text.
-    static func storeError(_ error: Error, path: String, root: URL) -> Error {
+    package static func storeError(_ error: Error, path: String, root: URL) -> Error {
         guard let e = error as? DatabaseError else { return error }
         let detail = e.message ?? "\(e.resultCode)"
         switch e.resultCode {

@@ -61,6 +61,8 @@ public final class Trainer {
     package var stopAtStep: Int?
     /// Vanish once this step is reached, as a `kill -9` would: no final checkpoint, no status, lock dropped (tests).
     package var simulateCrashAtStep: Int?
+    /// Called at the end of every step with the step count (tests inject failures with it).
+    package var afterStep: ((Int) throws -> Void)?
     /// The outcome of the last `runTraining`, also when it threw (status `failed` and the error), for `--json`.
     public private(set) var lastOutcome: TrainOutcome?
     /// Re-plan the step count from the clock after every step (time budgets). A resumed run keeps the total
@@ -349,6 +351,7 @@ public final class Trainer {
                 // (Not before a time-budget run has planned its total: the checkpoint records that total.)
                 try checkpoint()
             }
+            try afterStep?(step)
             if let budget = config.timeBudget, config.steps == nil, replanByTime, elapsed() > budget * 1.02 {
                 progress?.note("time budget exceeded; stopping at step \(step)")
                 break
