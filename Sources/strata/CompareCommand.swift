@@ -79,12 +79,18 @@ struct CompareCommand: ParsableCommand {
             try HTMLReport(title: "Comparison \(result.compareID)", runs: runs,
                            subtitle: "budget \(parsedBudget.text), seeds 1…\(seeds)").write(to: URL(fileURLWithPath: report))
         }
-        if json { try printJSON(result.rows); return }
+        // An interrupted comparison exits like an interrupted train (130 after Ctrl-C, 143 after SIGTERM).
+        if json {
+            try printJSON(result.rows)
+            if !result.complete { throw ExitCode(Interrupt.exitStatus) }
+            return
+        }
         print("")
         print(CompareCommand.table(result.rows, summaries: comparison.summaries).render(), terminator: "")
         print("\ncomparison \(result.compareID)\(result.complete ? "" : " (interrupted: rows cover the finished runs)")")
         for run in result.runs where run.error != nil { print("failed     \(run.label) seed \(run.seed): \(run.error!)") }
         if let report { print("report     \(report)") }
+        if !result.complete { throw ExitCode(Interrupt.exitStatus) }
     }
 
     /// The label of a spec argument: the file name without extension (a preset's name as is).

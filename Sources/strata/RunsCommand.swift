@@ -5,8 +5,8 @@ import Strata
 /// `strata runs …`: list, inspect and delete runs in the store.
 struct RunsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "runs", abstract: "List, show and remove runs.",
-        subcommands: [RunsList.self, RunsShow.self, RunsRemove.self], defaultSubcommand: RunsList.self)
+        commandName: "runs", abstract: "List, show, remove runs; rebuild a damaged store.",
+        subcommands: [RunsList.self, RunsShow.self, RunsRemove.self, RunsRepair.self], defaultSubcommand: RunsList.self)
 }
 
 /// `yyyy-MM-dd HH:mm` in UTC, independent of locale.
@@ -31,12 +31,14 @@ struct RunsList: ParsableCommand {
 
     func run() throws {
         let s = try store.open()
+        // A `running` row whose process is gone is marked as such (best effort: a read-only store still lists).
+        _ = try? s.markGoneRunsInterrupted()
         let runs = try s.runs(limit: limit)
         guard !runs.isEmpty else { print("no runs in \(s.root.path)"); return }
         var table = TextTable(headers: ["id", "kind", "status", "params", "steps", "val bpb", "tok/s", "created (UTC)"])
         for r in runs {
             let n = r.summaryNumbers
-            table.addRow([r.id, r.kind.rawValue, r.status.rawValue,
+            table.addRow([r.id, r.kind.rawValue, s.displayStatus(of: r),
                           r.kind == .compare ? "" : TerminalFormat.grouped(r.parameterCount),
                           n["steps"].map { TerminalFormat.grouped(Int($0)) } ?? "",
                           n["val_bpb"].map { TerminalFormat.fixed($0, 4) } ?? "",
@@ -56,8 +58,13 @@ struct RunsShow: ParsableCommand {
 
     func run() throws {
         let s = try store.open()
+        _ = try? s.markGoneRunsInterrupted()
         let r = try s.run(id: target)
-        print("run        \(r.id) (\(r.kind.rawValue), \(r.status.rawValue))")
+        print("run        \(r.id) (\(r.kind.rawValue), \(s.displayStatus(of: r)))")
+        if r.status == .running, case .live(let holder) = s.liveness(of: r) {
+            let age = Int(Date().timeIntervalSince(r.updatedAt).rounded())
+            print("process    \(holder?.text ?? "holds the run's lock"); last write \(age) s ago")
+        }
         print("name       \(r.name)")
         print("created    \(utcTimestamp(r.createdAt)) UTC, updated \(utcTimestamp(r.updatedAt)) UTC")
         print("directory  \(r.directory.path)")
@@ -107,7 +114,33 @@ struct RunsShow: ParsableCommand {
     }
 }
 
-/// `strata runs rm`: deletes runs (rows and directories) without asking.
+/// `strata runs repair`: rebuilds a damaged or emptied `strata.sqlite` from the run directories.
+struct RunsRepair: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "repair", abstract: "Rebuild strata.sqlite from the run directories (the old file is kept as a backup).",
+        discussion: """
+            Each run directory holds spec.json, config.json and checkpoints/latest.safetensors; a run's row is rebuilt \
+            from them (step, tokens and elapsed time from the checkpoint; status finished if it reached its planned \
+            steps, else interrupted). Metric, evaluation and probe history and comparisons are not recovered. The old \
+            file is moved to strata.sqlite.broken-<time>. A store that opens and passes its integrity check is left \
+            alone unless --force.
+            """)
+    @OptionGroup var store: StoreOptions
+    @Flag(help: "Rebuild even a store that opens and passes its integrity check (its metric history is lost).")
+    var force = false
+
+    func run() throws {
+        let report = try RunStore.repair(root: store.runs.map { URL(fileURLWithPath: $0) }, force: force)
+        if let backup = report.backup { print("backup     \(backup.path)") }
+        for r in report.recovered {
+            print("recovered  \(r.id) (\(r.kind.rawValue), \(r.status.rawValue)\(r.step.map { ", step \($0)" } ?? ", no checkpoint"))")
+        }
+        for (directory, reason) in report.skipped { print("skipped    \(directory): \(reason)") }
+        print("\(report.recovered.count) run\(report.recovered.count == 1 ? "" : "s") recovered, \(report.skipped.count) skipped")
+    }
+}
+
+/// `strata runs rm`: deletes runs (rows and directories) without asking; refuses a run still being trained.
 struct RunsRemove: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "rm", abstract: "Remove runs (rows and directories); asks no questions.")
     @Argument(help: "Run ids or unique prefixes.")

@@ -16,7 +16,9 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("set"), help: "Override a spec value, key.path=value (repeatable).")
     var settings: [String] = []
     @OptionGroup var flags: TrainingFlags
-    @Option(help: "Continue the run with this id (or unique prefix) from its last checkpoint.")
+    @Option(help: ArgumentHelp("Continue the run with this id (or unique prefix) from its last checkpoint, with its own spec "
+                               + "and settings; only --steps (a new, larger total), --threads and --checkpoint-every apply.",
+                               valueName: "run"))
     var resume: String?
     @Option(help: "Run store directory (default: $STRATA_RUNS or ./runs).")
     var runs: String?
@@ -25,25 +27,49 @@ struct TrainCommand: ParsableCommand {
     @Flag(help: "Print the outcome as one JSON object on stdout.")
     var json = false
 
+    func validate() throws {
+        guard resume != nil else { return }
+        // A resumed run continues with the spec and settings in its checkpoint; a flag that would be ignored
+        // silently is refused instead, all of them in one message.
+        var ignored = flags.resumeConflicts
+        if spec != nil { ignored.insert("the spec argument", at: 0) }
+        if !settings.isEmpty { ignored.insert("--set", at: spec != nil ? 1 : 0) }
+        if !ignored.isEmpty {
+            throw ValidationError("--resume continues a run with the spec and settings stored in its checkpoint, so these would be "
+                + "ignored: \(ignored.joined(separator: ", ")); drop them (with --resume only --steps N, a new larger total, "
+                + "--threads and --checkpoint-every apply), or start a new run")
+        }
+    }
+
     func run() throws {
         let store = try RunStore(root: runs.map { URL(fileURLWithPath: $0) })
         let trainer: Trainer
         if let resume {
-            trainer = try Trainer(resuming: resume, store: store, threads: flags.threadCount)
+            let interval = try flags.checkpointEvery.map { try flags.checkpointInterval($0) }
+            trainer = try Trainer(resuming: resume, store: store, threads: flags.threadCount, steps: flags.steps,
+                                  checkpointEvery: interval)
         } else {
             let specArgument = spec ?? defaultTrainSpec
             let model = try loadSpec(specArgument, settings: settings)
             trainer = try Trainer(spec: model, config: try flags.config(), store: store, threads: flags.threadCount)
         }
-        let outcome = try trainer.runTraining()
-        let text = trainer.sample(prompt: prompt, length: trainer.config.sampleLength, options: SamplingOptions(seed: 1))
-        if let id = outcome.runID {
+        let outcome: TrainOutcome
+        do {
+            outcome = try trainer.runTraining()
+        } catch {
+            // Scripts reading --json get an object for a failed run too (status "failed" and the error).
+            if json, let failed = trainer.lastOutcome { try printJSON(failed) }
+            throw error
+        }
+        let interrupted = outcome.status == RunStatus.interrupted.rawValue
+        // After Ctrl-C / SIGTERM the user wants the process gone: no sample.
+        let text = interrupted ? "" : trainer.sample(prompt: prompt, length: trainer.config.sampleLength, options: SamplingOptions(seed: 1))
+        if let id = outcome.runID, !interrupted {
             try? AtomicFile.write(prompt + text + "\n", to: store.root.appendingPathComponent(id).appendingPathComponent("samples.txt"))
         }
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            print(String(decoding: try encoder.encode(outcome), as: UTF8.self))
+            try printJSON(outcome)
+            if interrupted { throw ExitCode(Interrupt.exitStatus) }
             return
         }
         print("")
@@ -54,7 +80,24 @@ struct TrainCommand: ParsableCommand {
         if let loss = outcome.validationLoss, let bpb = outcome.validationBPB {
             print(String(format: "validation loss %.4f nats/token, %.4f bits/byte", loss, bpb))
         }
+        if interrupted {
+            print("interrupted; continue with: strata train --resume \(outcome.runID ?? "RUN")")
+            throw ExitCode(Interrupt.exitStatus)
+        }
         print("sample     \(prompt)\(text)")
+    }
+}
+
+extension TrainingFlags {
+    /// The flags given that `--resume` would ignore (everything but --steps, --threads and --checkpoint-every).
+    var resumeConflicts: [String] {
+        let given: [(String, Bool)] = [
+            ("--time", time != nil), ("--data", data != nil), ("--tokenizer", tokenizer != nil), ("--batch", batch != nil),
+            ("--accumulation", accumulation != nil), ("--optimizer", optimizer != nil), ("--lr", lr != nil),
+            ("--weight-decay", weightDecay != nil), ("--schedule", schedule != nil), ("--warmup", warmup != nil),
+            ("--eval-every", evalEvery != nil), ("--eval-batches", evalBatches != nil), ("--seed", seed != nil),
+        ]
+        return given.filter(\.1).map(\.0)
     }
 }
 

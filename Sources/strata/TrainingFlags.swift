@@ -34,6 +34,9 @@ struct TrainingFlags: ParsableArguments {
     var seed: UInt64?
     @Option(parsing: .unconditional, help: "Threads (default: all cores).")
     var threads: Int?
+    @Option(help: "Also checkpoint after this much wall time since the last checkpoint, e.g. 5m, 90s; 0: only at evaluations (default: 5m).")
+    var checkpointEvery: String?
+    // A new flag here must also be listed in `resumeConflicts` (TrainCommand.swift) or be allowed with --resume.
 
     func validate() throws {
         var problems: [String] = []
@@ -95,9 +98,19 @@ struct TrainingFlags: ParsableArguments {
         if let evalEvery { c.evalEvery = evalEvery }
         if let evalBatches { c.evalBatches = evalBatches }
         if let seed { c.seed = seed }
+        if let checkpointEvery { c.checkpointEvery = try checkpointInterval(checkpointEvery) }
         let problems = c.problems()
         if !problems.isEmpty { throw ValidationError(problems.joined(separator: "\n")) }
         return c
+    }
+
+    /// `--checkpoint-every` in seconds: a duration, or 0 to checkpoint only at evaluations.
+    func checkpointInterval(_ text: String) throws -> Double {
+        if let seconds = Double(text), seconds == 0 { return 0 }
+        guard let seconds = parseDuration(text), seconds.isFinite, seconds > 0 else {
+            throw ValidationError("--checkpoint-every: cannot read \"\(text)\" as a duration (e.g. 5m, 90s; 0 for only at evaluations)")
+        }
+        return seconds
     }
 
     var threadCount: Int { min(threads ?? ThreadPool.shared.threadCount, ThreadPool.shared.threadCount) }

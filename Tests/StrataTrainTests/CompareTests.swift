@@ -20,6 +20,20 @@ private func probe(_ layer: Int, _ name: String, _ value: Double) -> ProbeRecord
 final class CompareTests: XCTestCase {
     // MARK: Aggregation on hand-made runs
 
+    func testAnInterruptedRunIsNotRanked() {
+        // Seed 2 of "a" was stopped by Ctrl-C part-way: its (better) partial result must not enter the mean.
+        let runs = [
+            ComparisonRun(label: "a", seed: 1, runID: "a1", parameters: 10, validationBPB: 2.0, tokensPerSecond: 1, peakMemoryMB: 1),
+            ComparisonRun(label: "a", seed: 2, runID: "a2", status: "interrupted", parameters: 10, validationBPB: 1.0,
+                          tokensPerSecond: 1, peakMemoryMB: 1),
+        ]
+        let row = Leaderboard.rows(runs)[0]
+        XCTAssertEqual(row.bpbMean, 2.0)
+        XCTAssertEqual(row.seeds, 1)
+        XCTAssertEqual(row.failures, 0)
+        XCTAssertEqual(row.runIDs, ["a1", "a2"])
+    }
+
     func testLeaderboardAggregatesSeedsSortsAndSummarizesProbes() throws {
         let runs = [
             ComparisonRun(label: "a", seed: 1, runID: "a1", parameters: 100, validationBPB: 2.0, tokensPerSecond: 1000,

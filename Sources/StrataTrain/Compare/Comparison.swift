@@ -70,7 +70,8 @@ public struct ComparisonResult: Sendable {
 /// under one comparison run (`RunStore.addToComparison`), and ranks them by validation bits per byte.
 ///
 /// Seeds are the outer loop, so an interrupted comparison still has every spec at the first seeds. A run that
-/// diverges is recorded as failed and the comparison goes on; Ctrl-C stops after the current run.
+/// diverges is recorded as failed and the comparison goes on; Ctrl-C or SIGTERM stops the current run (it is
+/// kept in the store as interrupted, but not ranked) and the comparison, which is marked interrupted.
 public struct Comparison {
     /// Specs with their labels (labels must be distinct; they name rows and legends).
     public var entries: [(label: String, spec: ModelSpec)]
@@ -104,6 +105,8 @@ public struct Comparison {
     /// run (for a header line), and `quiet` silences the trainers' progress bars.
     public func run(store: RunStore, threads: Int, quiet: Bool = false,
                     onRunStart: (Int, Int, String, UInt64) -> Void = { _, _, _, _ in }) throws -> ComparisonResult {
+        // Installed before the first member builds its model, so a signal during setup stops cleanly too.
+        Interrupt.install()
         let compare = try store.createRun(name: "compare " + entries.map(\.label).joined(separator: " vs "), kind: .compare,
                                           specJSON: specsJSON(), configJSON: try configJSON(), parameterCount: 0,
                                           seed: seeds.first ?? 1, threads: threads)
@@ -128,6 +131,8 @@ public struct Comparison {
         let total = seeds.count * entries.count
         outer: for seed in seeds {
             for (label, spec) in entries {
+                // A stop between two members starts no new one (it would be an empty, interrupted member).
+                if Interrupt.isRequested { complete = false; break outer }
                 onRunStart(runs.count, total, label, seed)
                 var c = budget.applied(to: config)
                 c.seed = seed

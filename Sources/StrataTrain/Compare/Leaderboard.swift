@@ -107,7 +107,9 @@ public enum Leaderboard {
         var labels: [String] = []
         for run in runs where !labels.contains(run.label) { labels.append(run.label) }
         let rows = labels.map { label -> LeaderboardRow in
-            let group = runs.filter { $0.label == label }.sorted { $0.seed < $1.seed }
+            let all = runs.filter { $0.label == label }.sorted { $0.seed < $1.seed }
+            // An interrupted run stopped short of the budget: ranking it would compare unequal budgets.
+            let group = all.filter { $0.status != RunStatus.interrupted.rawValue }
             let ok = group.filter { $0.status != "failed" && ($0.validationBPB?.isFinite ?? false) }
             let bpbs = ok.map { $0.validationBPB! }
             var probes: [String: Double] = [:]
@@ -119,7 +121,7 @@ public enum Leaderboard {
                 label: label, parameters: group.first?.parameters ?? 0, seeds: ok.count, failures: group.count - ok.count,
                 bpbMean: bpbs.isEmpty ? .nan : mean(bpbs), bpbStd: sampleStd(bpbs),
                 tokensPerSecond: ok.isEmpty ? .nan : mean(ok.map(\.tokensPerSecond)),
-                peakMemoryMB: group.map(\.peakMemoryMB).max() ?? 0, probes: probes, runIDs: group.compactMap(\.runID))
+                peakMemoryMB: group.map(\.peakMemoryMB).max() ?? 0, probes: probes, runIDs: all.compactMap(\.runID))
         }
         let order = Dictionary(uniqueKeysWithValues: labels.enumerated().map { ($1, $0) })
         return rows.sorted { a, b in

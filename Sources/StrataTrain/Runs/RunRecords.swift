@@ -165,6 +165,12 @@ public enum RunStoreError: Error, CustomStringConvertible, LocalizedError {
     case corruptRow(table: String, column: String, value: String, valid: [String])
     /// The runs directory or a run directory could not be created or removed.
     case fileSystem(path: String, message: String)
+    /// A process still holds the run's lock (it is training it), so it cannot be resumed or removed.
+    case runIsLive(runID: String, holder: String, action: String)
+    /// The database file is empty, missing next to run directories, or not a readable SQLite database.
+    case damaged(path: String, message: String)
+    /// The database refused an operation (read-only, disk full, locked); the message names the cause, not the SQL.
+    case database(path: String, message: String)
 
     /// A one-line message for users.
     public var description: String {
@@ -177,8 +183,10 @@ public enum RunStoreError: Error, CustomStringConvertible, LocalizedError {
                 + " (type more characters)"
         case let .corruptRow(table, column, value, valid):
             return "\(table).\(column) holds '\(value)'; valid values: " + valid.joined(separator: ", ")
-        case let .fileSystem(path, message):
+        case let .fileSystem(path, message), let .damaged(path, message), let .database(path, message):
             return "\(path): \(message)"
+        case let .runIsLive(runID, holder, action):
+            return "run \(runID) is still being trained (\(holder)); \(action)"
         }
     }
 

@@ -41,6 +41,9 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     public var tokenizer = "byte"
     /// Characters of text sampled at the end of the run (0: none).
     public var sampleLength = 300
+    /// Also checkpoint when this many seconds of wall time have passed since the last checkpoint (0: only at
+    /// evaluations), so that a `kill -9` or a power cut loses at most this much training.
+    public var checkpointEvery: Double = 300
 
     public init() {}
 
@@ -49,7 +52,34 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         case learningRate = "learning_rate", muonLearningRate = "muon_learning_rate", beta1, beta2
         case weightDecay = "weight_decay", schedule, gradClip = "grad_clip", evalEvery = "eval_every"
         case evalBatches = "eval_batches", logEvery = "log_every", seed, validationFraction = "validation_fraction"
-        case data, tokenizer, sampleLength = "sample_length"
+        case data, tokenizer, sampleLength = "sample_length", checkpointEvery = "checkpoint_every"
+    }
+
+    /// Decodes every field as stored; `checkpoint_every`, added later, defaults to 300 s so older `config.json`
+    /// files and checkpoints still load.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        steps = try c.decodeIfPresent(Int.self, forKey: .steps)
+        timeBudget = try c.decodeIfPresent(Double.self, forKey: .timeBudget)
+        batchSize = try c.decode(Int.self, forKey: .batchSize)
+        accumulation = try c.decode(Int.self, forKey: .accumulation)
+        optimizer = try c.decode(String.self, forKey: .optimizer)
+        learningRate = try c.decode(Float.self, forKey: .learningRate)
+        muonLearningRate = try c.decode(Float.self, forKey: .muonLearningRate)
+        beta1 = try c.decode(Float.self, forKey: .beta1)
+        beta2 = try c.decode(Float.self, forKey: .beta2)
+        weightDecay = try c.decode(Float.self, forKey: .weightDecay)
+        schedule = try c.decode(LearningRateSchedule.self, forKey: .schedule)
+        gradClip = try c.decode(Float.self, forKey: .gradClip)
+        evalEvery = try c.decode(Int.self, forKey: .evalEvery)
+        evalBatches = try c.decode(Int.self, forKey: .evalBatches)
+        logEvery = try c.decode(Int.self, forKey: .logEvery)
+        seed = try c.decode(UInt64.self, forKey: .seed)
+        validationFraction = try c.decode(Double.self, forKey: .validationFraction)
+        data = try c.decode(String.self, forKey: .data)
+        tokenizer = try c.decode(String.self, forKey: .tokenizer)
+        sampleLength = try c.decode(Int.self, forKey: .sampleLength)
+        checkpointEvery = try c.decodeIfPresent(Double.self, forKey: .checkpointEvery) ?? 300
     }
 
     /// Problems with these settings, each naming its flag.
@@ -63,7 +93,16 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         if !["adamw", "lion", "muon"].contains(optimizer) { p.append("--optimizer must be adamw, lion or muon (got \(optimizer))") }
         if !(learningRate > 0) { p.append("--lr must be positive") }
         if evalEvery < 1 { p.append("--eval-every must be at least 1") }
-        if !(validationFraction > 0 && validationFraction < 0.5) { p.append("--validation-fraction must be in (0, 0.5)") }
+        // Every evaluation (and so every evaluation-time checkpoint) needs at least one validation batch.
+        if evalBatches < 1 { p.append("--eval-batches must be at least 1 (got \(evalBatches))") }
+        if logEvery < 1 { p.append("log_every must be at least 1 (got \(logEvery))") }
+        if !(checkpointEvery >= 0 && checkpointEvery.isFinite) {
+            p.append("--checkpoint-every must be a duration ≥ 0 (0: checkpoint only at evaluations; got \(checkpointEvery) s)")
+        }
+        // No flag sets it (it comes from the library or a stored config), so the message names the config key.
+        if !(validationFraction > 0 && validationFraction < 0.5) {
+            p.append("validation_fraction must be in (0, 0.5) (got \(validationFraction))")
+        }
         return p
     }
 }
