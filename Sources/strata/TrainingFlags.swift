@@ -16,7 +16,7 @@ struct TrainingFlags: ParsableArguments {
     var batch: Int?
     @Option(parsing: .unconditional, help: "Micro-batches per step (gradient accumulation).")
     var accumulation: Int?
-    @Option(help: "Optimizer: adamw, lion or muon.")
+    @Option(help: "Optimizer: adamw, lion, muon or sgd (plain, no momentum).")
     var optimizer: String?
     @Option(parsing: .unconditional, help: "Peak learning rate.")
     var lr: Float?

@@ -90,8 +90,14 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         if let t = timeBudget, !(t > 0) { p.append("--time must be positive (got \(t) s)") }
         if batchSize < 1 { p.append("--batch must be at least 1") }
         if accumulation < 1 { p.append("--accumulation must be at least 1") }
-        if !["adamw", "lion", "muon"].contains(optimizer) { p.append("--optimizer must be adamw, lion or muon (got \(optimizer))") }
-        if !(learningRate > 0) { p.append("--lr must be positive") }
+        // Beyond these the token counters (batch × context × accumulation per step) could overflow.
+        if accumulation > 1_000_000 { p.append("--accumulation must be at most 1000000 (got \(accumulation))") }
+        if batchSize > 1_000_000 { p.append("--batch must be at most 1000000 (got \(batchSize))") }
+        if !["adamw", "lion", "muon", "sgd"].contains(optimizer) {
+            p.append("--optimizer must be adamw, lion, muon or sgd (got \(optimizer))")
+        }
+        if !(learningRate > 0 && learningRate.isFinite) { p.append("--lr must be a positive finite number (got \(learningRate))") }
+        if !(weightDecay >= 0 && weightDecay.isFinite) { p.append("--weight-decay must be a finite number ≥ 0 (got \(weightDecay))") }
         if evalEvery < 1 { p.append("--eval-every must be at least 1") }
         // Every evaluation (and so every evaluation-time checkpoint) needs at least one validation batch.
         if evalBatches < 1 { p.append("--eval-batches must be at least 1 (got \(evalBatches))") }

@@ -195,6 +195,10 @@ public final class Trainer {
         case "muon":
             return Muon(namedParameters: model.namedParameters(),
                         options: .init(learningRate: c.muonLearningRate, weightDecay: c.weightDecay, adamW: adam))
+        case "sgd":
+            // Plain SGD (no momentum) with the same decoupled decay as AdamW: the optimizer the catalog's
+            // training-equivalence checks are stated for.
+            return SGD(parameters: model.parameters(), options: .init(learningRate: c.learningRate, weightDecay: c.weightDecay))
         default:
             return AdamW(parameters: model.parameters(), options: adam)
         }
