@@ -50,6 +50,9 @@ struct BenchTrain: ParsableCommand {
     @OptionGroup var options: WorkloadOptions
     @Option(parsing: .unconditional, help: "Sequences per step.")
     var batch = 8
+    func validate() throws {
+        if !(1...1_000_000).contains(batch) { throw ValidationError("--batch must be in 1…1000000 (got \(batch))") }
+    }
     func run() throws {
         try options.emit(WorkloadBenchmark.train(try options.loadSpec(), batch: batch, threads: options.threadCount))
     }

@@ -96,7 +96,7 @@ final class TrainerTests: XCTestCase {
         c.optimizer = "sgdd"
         XCTAssertThrowsError(try Trainer(spec: tinySpec(), config: c, store: nil, threads: 1)) { error in
             XCTAssertTrue("\(error)".contains("--steps must be at least 1"), "\(error)")
-            XCTAssertTrue("\(error)".contains("--optimizer must be adamw, lion or muon"), "\(error)")
+            XCTAssertTrue("\(error)".contains("--optimizer must be adamw, lion, muon or sgd"), "\(error)")
         }
         var missing = config(steps: 1)
         missing.data = "/nonexistent/corpus.txt"
