@@ -49,6 +49,9 @@ ap.add_argument("--dim", type=int, default=64)
 ap.add_argument("--state", type=int, default=16, help="mamba2: state size N per head")
 ap.add_argument("--tau", type=float, default=16, help="gla: gate temperature")
 ap.add_argument("--log-every", type=int, default=250)
+ap.add_argument("--strata-weights", metavar="FILE", help="instead of training: load these Strata weights (safetensors, "
+                "as bench/mqar_strata_dump.swift writes them) and compare logits on the first test batch with --strata-logits")
+ap.add_argument("--strata-logits", metavar="FILE", help="Strata's logits [16, T, V] (float32, raw) for --strata-weights")
 args = ap.parse_args()
 torch.set_num_threads(args.threads)
 V, P, T, C = args.vocab, args.pairs, args.length, args.dim
@@ -340,7 +343,57 @@ def run_baseline():
         print("acc", (pred[mask] == y[mask]).float().mean().item(), "time", time.time() - t0)
 
 
-if args.mixer == "baseline":
+def check_against_strata():
+    """Same weights, same inputs: Strata's logits against this script's forward pass."""
+    import numpy as np
+    from safetensors.numpy import load_file
+    d = {k: torch.from_numpy(v.copy()) for k, v in load_file(args.strata_weights).items()}
+    conv = lambda w: w.t()[:, None, :].contiguous()          # Strata [K, ch] -> PyTorch [ch, 1, K]
+    sd = {"e.weight": d["tokenEmbedding.weight"], "pos": d["positional.weight"],
+          "final.weight": d["finalNorm.weight"], "final.bias": d["finalNorm.bias"],
+          "mixers.0.proj.weight": d["blocks.0.mixer.projection.weight"], "mixers.0.proj.bias": d["blocks.0.mixer.projection.bias"],
+          "mixers.0.conv.weight": conv(d["blocks.0.mixer.conv.weight"]), "mixers.0.conv.bias": d["blocks.0.mixer.conv.bias"]}
+    for i in range(2):
+        sd[f"norms.{i}.weight"] = d[f"blocks.{i}.mixerSite.inputNorm.weight"]
+        sd[f"norms.{i}.bias"] = d[f"blocks.{i}.mixerSite.inputNorm.bias"]
+    p = "blocks.1.mixer."
+    if args.mixer == "gla":
+        sd.update({"mixers.1.proj.weight": d[p + "proj.weight"], "mixers.1.gate.weight": d[p + "gate.weight"],
+                   "mixers.1.gate.bias": d[p + "gate.bias"], "mixers.1.norm.weight": d[p + "norm.weight"].flatten(),
+                   "mixers.1.norm.bias": d[p + "norm.bias"].flatten(), "mixers.1.o.weight": d[p + "out.weight"]})
+    elif args.mixer == "mamba2":
+        sd.update({"mixers.1.in_proj.weight": d[p + "inProjection.weight"], "mixers.1.conv.weight": conv(d[p + "conv.weight"]),
+                   "mixers.1.conv.bias": d[p + "conv.bias"], "mixers.1.A_log": d[p + "aLog"], "mixers.1.dt_bias": d[p + "dtBias"],
+                   "mixers.1.D": d[p + "skip"], "mixers.1.norm_weight": d[p + "normWeight"],
+                   "mixers.1.out_proj.weight": d[p + "outProjection.weight"]})
+    else:
+        sd.update({"mixers.1.qkv.weight": d[p + "qkv.weight"], "mixers.1.o.weight": d[p + "out.weight"]})
+    model = ZoologyModel(args.mixer)
+    model.load_state_dict(sd, strict=True)
+    x, _ = strata_batch(evaluation_rng(args.seed), 16)
+    with torch.no_grad():
+        ref = model(x).numpy()
+        for n, prm in model.mixers[1].named_parameters():   # the same model without its layer-1 mixer
+            if n in ("o.weight", "out_proj.weight"):
+                prm.zero_()
+        without = model(x).numpy()
+    import os
+    batches = os.path.join(os.path.dirname(args.strata_weights), "batches.txt")
+    if os.path.exists(batches):                              # the generator, bit for bit
+        rows, train = [], training_rng(args.seed)
+        for xy in [strata_batch(train, 16), strata_batch(train, 16), strata_batch(evaluation_rng(args.seed), 16)]:
+            rows += [" ".join(map(str, t.flatten().tolist())) for t in xy]
+        same = rows == open(batches).read().split("\n")[:6]
+        print(f"task batches (2 training, 1 test, inputs and targets) identical to Strata's: {same}")
+    got = np.fromfile(args.strata_logits, dtype=np.float32).reshape(ref.shape)
+    err = float(np.abs(got - ref).max())
+    print(f"{args.mixer}: max |strata - torch| logit {err:.2e}, max |logit| {np.abs(ref).max():.3f}, "
+          f"relative {err / np.abs(ref).max():.1e}; the layer-1 mixer moves logits by up to {np.abs(ref - without).max():.3f}")
+
+
+if args.strata_weights:
+    check_against_strata()
+elif args.mixer == "baseline":
     run_baseline()
 else:
     run_zoology()
