@@ -11,5 +11,5 @@ struct StrataCommand: ParsableCommand {
         subcommands: [TrainCommand.self, EvalCommand.self, SampleCommand.self, CompareCommand.self, ReportCommand.self,
                       RunsCommand.self, TokenizerCommand.self, CatalogCommand.self, ConvertCommand.self, BenchCommand.self,
                       TasksCommand.self, EmbedCommand.self, SimilarityCommand.self, ExportCommand.self, ImportCommand.self,
-                      LogitsCommand.self])
+                      LogitsCommand.self, SpecCommand.self])
 }

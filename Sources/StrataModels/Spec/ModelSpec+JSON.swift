@@ -18,7 +18,7 @@ extension ModelSpec: Codable {
         spec.vocabSize = r.int("vocab_size", default: d.vocabSize, "vocabulary size V", in: 2...1 << 24)
         spec.contextLength = r.int("context_length", default: d.contextLength, "longest sequence T", in: 1...1 << 20)
         spec.dim = r.int("dim", default: d.dim, "model width C", in: 1...1 << 16)
-        spec.layers = r.int("layers", default: d.layers, "number of blocks L", in: 0...4096)
+        spec.layers = r.int("layers", default: d.layers, "number of blocks L", in: 1...4096)
         spec.heads = r.int("heads", default: d.heads, "query heads H", in: 1...4096)
         spec.headDim = r.optionalInt("head_dim", "head width D (default dim / heads)", in: 1...1 << 14)
         var issues: [SpecIssue] = []
@@ -182,7 +182,7 @@ extension ModelSpec: Codable {
             catch let e as SpecError { throw SpecError(e.issues.map { SpecIssue(path: "--set \(path)", message: $0.description) }, file: file) }
         }
         let (spec, issues) = read(json)
-        let all = issues + spec.validate()
+        let all = issues + spec.validate(unreadable: Set(issues.map { $0.path.split(separator: ".").first.map(String.init) ?? "" }))
         guard all.isEmpty else { throw SpecError(all, file: file) }
         return spec
     }

@@ -56,6 +56,16 @@ public final class LegendreMemoryMixer: Module, Component, TokenMixer {
         context.dim * options.units + options.units * options.order * context.dim
     }
 
+    /// Per token the memory update Ā·m (q² per unit) and, in the convolution form, a Toeplitz product over the chunk
+    /// (N·q per unit); the state is U·q per sequence.
+    public static func cost(options: Options, context: BuildContext) -> ComponentCost {
+        let w = Double(parameterCount(options: options, context: context))
+        let (u, q) = (Double(options.units), Double(options.order))
+        let n = Double(max(1, min(options.chunk, context.contextLength)))
+        return ComponentCost(matmulWeights: w, mixingFlops: 2 * u * q * (q + n),
+                             activationsPerToken: w / Double(max(context.dim, 1)) + 2 * u * q, statePerSequence: u * q)
+    }
+
     public func forward(_ x: Tensor, context: MixerContext, cache: MixerCache?) -> Tensor {
         let (b, t) = (x.shape[0], x.shape[1])
         let recurrent = cache.map { $0 as! RecurrentCache }
