@@ -140,4 +140,17 @@ final class SpecValidationTests: XCTestCase {
         XCTAssertEqual(back.block.tokenMixer.id, "softmax_attention")
         XCTAssertEqual(back.block.tokenMixer.options["qk_norm"], .string("none"))
     }
+
+    func testMalformedJSONNamesLineAndColumnAndADirectoryIsNamed() throws {
+        let found = issues("{\"dim\": 16,\n  \"heads\": 2\n  \"layers\": 1}")
+        XCTAssertEqual(found.count, 1)
+        XCTAssertTrue(found.first?.message.hasPrefix("not valid JSON at line 3, column 3") == true, "\(found)")
+        XCTAssertEqual(issues("  \n").first?.message, "not valid JSON: the file is empty")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("spec-dir-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        XCTAssertThrowsError(try ModelSpec.load(dir)) { error in
+            XCTAssertTrue("\(error)".contains("is a directory, not a spec file"), "\(error)")
+        }
+    }
 }

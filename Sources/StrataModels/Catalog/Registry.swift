@@ -15,6 +15,8 @@ public struct RegistryEntry<Product>: @unchecked Sendable {
     public init<C: Component>(_ type: C.Type) {
         info = C.info
         parseOptions = { C.Options(&$0) }
+        // Internal invariants: options reach these closures only from this entry's own `parse`, so each cast holds;
+        // a wrong slot or a duplicate id is a registration mistake caught by the first test run.
         buildComponent = { options, context, rng in
             guard let product = C(options: options as! C.Options, context: context, rng: &rng) as? Product else {
                 fatalError("catalog: \(C.self) is registered in the wrong slot (not a \(Product.self))")

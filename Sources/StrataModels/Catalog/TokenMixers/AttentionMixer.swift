@@ -139,7 +139,7 @@ public class AttentionMixer: Module {
     /// x [B, T, C] → [B, T, C]; with a `KVCache`, x continues the cached sequence and the cache grows.
     public func forward(_ x: Tensor, context: MixerContext, cache: MixerCache?) -> Tensor {
         let (b, t) = (x.shape[0], x.shape[1])
-        if let cache, !(cache is KVCache) {
+        if let cache, !(cache is KVCache) {   // API misuse only: caches come from this mixer's own makeCache
             shapeError(id, "expects a KVCache from its own makeCache, got \(type(of: cache))")
         }
         let offset = cache?.length ?? context.offset

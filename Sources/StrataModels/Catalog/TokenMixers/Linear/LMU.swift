@@ -68,6 +68,8 @@ public final class LegendreMemoryMixer: Module, Component, TokenMixer {
 
     public func forward(_ x: Tensor, context: MixerContext, cache: MixerCache?) -> Tensor {
         let (b, t) = (x.shape[0], x.shape[1])
+        // Caches come from this mixer's own makeCache. T = 0 would leave `state` nil below: callers pass at least one
+        // token (generation's restart at context_length 1 did not; see Generation.swift).
         let recurrent = cache.map { $0 as! RecurrentCache }
         let u = encode(x)                                               // [B, T, U]
         var state = recurrent?.state, parts: [Tensor] = []

@@ -122,6 +122,7 @@ public final class Mamba: Module, Component, TokenMixer {
 public func selectiveScan(u: Tensor, delta: Tensor, a: Tensor, b bm: Tensor, c cm: Tensor, chunk: Int,
                           initial: Tensor? = nil) -> (output: Tensor, state: Tensor) {
     let (batch, t, d, s) = (u.shape[0], u.shape[1], u.shape[2], a.shape[1])
+    // `chunk` ≥ 1 by the option range; T ≥ 1 is the caller's (n = 0 would divide by zero below).
     guard chunk >= 1 else { shapeError("selectiveScan", "chunk length must be ≥ 1, got \(chunk)") }
     let n = min(chunk, t), nc = (t + n - 1) / n, padded = nc * n
     func blocks(_ x: Tensor) -> Tensor {                                                      // [B, C, N, w]

@@ -28,6 +28,7 @@ func runRecurrence(_ x: RecurrenceInputs, chunk: Int, cache: MixerCache?) -> Ten
         LinearRecurrence.chunked(x, chunk: chunk, initial: initial)
     }
     guard let cache = cache as? RecurrentCache else {
+        // API misuse only: caches come from the mixer's own makeCache.
         if cache != nil { shapeError("recurrent mixer", "expected a RecurrentCache, got \(type(of: cache!))") }
         return chunked(nil).output
     }
