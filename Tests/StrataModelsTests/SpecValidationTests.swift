@@ -116,6 +116,8 @@ final class SpecValidationTests: XCTestCase {
             XCTAssertTrue(error is MemoryLimitError && message.contains(" GB") && message.contains("batch 8"), message)
         }
         XCTAssertThrowsError(try wide.requireInferenceFits())
+        XCTAssertGreaterThan(wide.modelMemory.total, MemoryBudget.physicalBytes)
+        XCTAssertThrowsError(try MemoryBudget.require(wide.modelMemory, for: "building the model"))
         XCTAssertThrowsError(try Presets.mainJob.requireTrainingFits(batch: 100_000))
         // Memory grows with the batch; a limit given explicitly is honoured.
         XCTAssertGreaterThan(Presets.mainJob.trainingMemory(batch: 16).activations, small.activations)

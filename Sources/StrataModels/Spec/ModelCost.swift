@@ -236,6 +236,12 @@ extension ModelSpec {
                               tables: 4 * all.tableFloats)
     }
 
+    /// Bytes building the model allocates: fp32 weights and the fixed position tables (no batch, no state).
+    public var modelMemory: MemoryEstimate {
+        MemoryEstimate(weights: 4 * Double(expectedParameterCount), gradients: 0, optimizerState: 0, activations: 0,
+                       attentionAndState: 0, tables: 4 * componentCosts().total.tableFloats)
+    }
+
     /// The training-step estimate at `batch`, or `MemoryLimitError` when it exceeds `limit` bytes (default 85 % of
     /// physical memory). Call before building the model or allocating a batch.
     @discardableResult
