@@ -12,7 +12,7 @@ struct StrataCommand: ParsableCommand {
         subcommands: [TrainCommand.self, EvalCommand.self, SampleCommand.self, CompareCommand.self, ReportCommand.self,
                       RunsCommand.self, TokenizerCommand.self, CatalogCommand.self, ConvertCommand.self, BenchCommand.self,
                       TasksCommand.self, EmbedCommand.self, SimilarityCommand.self, ExportCommand.self, ImportCommand.self,
-                      LogitsCommand.self, ReadCheckCommand.self])
+                      LogitsCommand.self, ReadCheckCommand.self, SpecCommand.self])
 
     /// Checks the environment, parses, runs; every error leaves through `exit(withError:)` (exit 64 for bad usage,
     /// 1 for failures) after being said in terms of the file, flag or variable at fault.

@@ -73,6 +73,27 @@ public protocol Component: Module {
     init(options: Options, context: BuildContext, rng: inout RNG)
     /// The number of trainable scalars this variant has for `options` in `context`, by formula.
     static func parameterCount(options: Options, context: BuildContext) -> Int
+    /// Problems of `options` against the model (`context`) that the option ranges alone cannot see: divisibility
+    /// of head counts, widths that must match, combinations the constructor cannot build. Paths are relative to the
+    /// component (`kv_heads`); `ModelSpec.validate()` prefixes them with the component's key path. A spec that
+    /// passes this check must build without trapping, so every `init` precondition that options can reach is
+    /// declared here.
+    static func issues(options: Options, context: BuildContext) -> [SpecIssue]
+    /// The analytical cost per token of this variant for the cost model (`ModelSpec.cost`, `trainingMemory`).
+    static func cost(options: Options, context: BuildContext) -> ComponentCost
+}
+
+extension Component {
+    /// No constraints beyond the option ranges.
+    public static func issues(options: Options, context: BuildContext) -> [SpecIssue] { [] }
+
+    /// Every parameter is a weight each token multiplies, and the saved activations are as wide as the outputs of
+    /// those multiplications (a C → F layer has C·F weights and an F-wide output). Mixers whose cost is not in their
+    /// weights (attention scores, recurrent states) say so themselves.
+    public static func cost(options: Options, context: BuildContext) -> ComponentCost {
+        let p = Double(parameterCount(options: options, context: context))
+        return ComponentCost(matmulWeights: p, activationsPerToken: p / Double(max(context.dim, 1)))
+    }
 }
 
 // MARK: - Slot protocols

@@ -8,11 +8,15 @@ public struct RegistryEntry<Product>: @unchecked Sendable {
     private let parseOptions: (inout OptionReader) -> Any
     private let buildComponent: (Any, BuildContext, inout RNG) -> Product
     private let countParameters: (Any, BuildContext) -> Int
+    private let checkOptions: (Any, BuildContext) -> [SpecIssue]
+    private let estimateCost: (Any, BuildContext) -> ComponentCost
 
     /// Registers `type` under its own `info.id`.
     public init<C: Component>(_ type: C.Type) {
         info = C.info
         parseOptions = { C.Options(&$0) }
+        // Internal invariants: options reach these closures only from this entry's own `parse`, so each cast holds;
+        // a wrong slot or a duplicate id is a registration mistake caught by the first test run.
         buildComponent = { options, context, rng in
             guard let product = C(options: options as! C.Options, context: context, rng: &rng) as? Product else {
                 fatalError("catalog: \(C.self) is registered in the wrong slot (not a \(Product.self))")
@@ -20,6 +24,8 @@ public struct RegistryEntry<Product>: @unchecked Sendable {
             return product
         }
         countParameters = { C.parameterCount(options: $0 as! C.Options, context: $1) }
+        checkOptions = { C.issues(options: $0 as! C.Options, context: $1) }
+        estimateCost = { C.cost(options: $0 as! C.Options, context: $1) }
     }
 
     /// Parses (and so validates and documents) the options held by `reader`.
@@ -30,6 +36,10 @@ public struct RegistryEntry<Product>: @unchecked Sendable {
     }
     /// Parameter-count formula for parsed options.
     public func parameterCount(_ options: Any, context: BuildContext) -> Int { countParameters(options, context) }
+    /// The component's own constraints against the model (paths relative to the component).
+    public func issues(_ options: Any, context: BuildContext) -> [SpecIssue] { checkOptions(options, context) }
+    /// The component's analytical cost per token (see `ComponentCost`).
+    public func cost(_ options: Any, context: BuildContext) -> ComponentCost { estimateCost(options, context) }
 
     /// The documented options with their defaults.
     public var optionDocs: [OptionDoc] {
@@ -80,6 +90,16 @@ public struct Registry<Product>: Sendable {
         reader.finish()
         issues += reader.issues
         return (entry, options)
+    }
+
+    /// Parses a component spec and checks its constraints against `context`, appending every problem to `issues`
+    /// with `path` in front. Constraints are checked only when the options parsed cleanly (a bad option falls back
+    /// to its default, and a constraint on the default would name a value the spec never wrote).
+    public func check(_ spec: ComponentSpec, path: String, context: BuildContext, issues: inout [SpecIssue]) {
+        var local: [SpecIssue] = []
+        guard let (entry, options) = resolve(spec, path: path, issues: &local) else { issues += local; return }
+        guard local.isEmpty else { issues += local; return }
+        issues += entry.issues(options, context: context).map { SpecIssue(path: joinPath(path, $0.path), message: $0.message) }
     }
 }
 

@@ -20,6 +20,9 @@ public final class Sublayer: Module {
         super.init()
     }
 
+    // `inputNorm` exists under pre, peri and post and `outputNorm` under peri (see init): the unwraps below follow
+    // from the placement they are under.
+
     /// The sublayer input the function sees (normalized under pre and peri).
     func input(_ x: Tensor, _ scratch: BlockScratch) -> Tensor {
         switch placement {
@@ -58,6 +61,7 @@ public final class Block: Module {
         let b = spec.block(at: layer)
         let ctx = spec.buildContext(layer: layer)
         func component<P>(_ registry: Registry<P>, _ c: ComponentSpec, _ path: String, rng: inout RNG) -> P {
+            // Internal invariant: `TransformerModel.init` validated the spec, so every component resolves.
             guard let (entry, options) = registry.resolve(c, path: path) else {
                 fatalError("Block: \(path) \(c.id) does not resolve; validate the spec before building")
             }

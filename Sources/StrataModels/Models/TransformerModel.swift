@@ -38,7 +38,7 @@ public final class TransformerModel: Module {
         let ctx = spec.buildContext(layer: -1)
         tokenEmbedding = Embedding(spec.vocabSize, spec.dim, rng: &rng, initializer: .normal(std: spec.initStd))
         func build<P>(_ registry: Registry<P>, _ c: ComponentSpec, _ path: String, rng: inout RNG) -> P {
-            let (entry, options) = registry.resolve(c, path: path)!
+            let (entry, options) = registry.resolve(c, path: path)!   // validated above: every component resolves
             return entry.build(options, context: ctx, rng: &rng)
         }
         positional = build(Catalog.positional, spec.positional, "positional", rng: &rng)
@@ -74,6 +74,8 @@ public final class TransformerModel: Module {
     /// the token-type table of encoders with `type_vocab_size` > 0.
     public func hiddenStates(_ ids: [Int32], batch: Int, length: Int, state: DecodeState? = nil,
                              attentionMask: [Int32]? = nil, tokenTypes: [Int32]? = nil, probes: ProbeRecorder? = nil) -> Tensor {
+        // Preconditions of the API, not of specs: callers check ids against the vocabulary and lengths against the
+        // context before they get here (the trainer, evaluation and generation do, with messages for users).
         guard ids.count == batch * length else {
             shapeError("TransformerModel", "\(ids.count) token ids do not fill batch \(batch) × length \(length)")
         }

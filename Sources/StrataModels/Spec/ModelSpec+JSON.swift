@@ -13,12 +13,13 @@ extension ModelSpec: Codable {
         if let n = r.nested("name", "a label for runs and reports") {
             if let s = n.stringValue { spec.name = s } else { r.fail("name", "expected a string, got \(n.typeName)") }
         }
+        // `choice` returns one of the listed raw values (the default on a bad one), so the unwraps below cannot fail.
         spec.model = ModelKind(rawValue: r.choice("model", default: d.model.rawValue, among: ModelKind.allCases.map(\.rawValue),
                                                   "causal LM or bidirectional encoder"))!
         spec.vocabSize = r.int("vocab_size", default: d.vocabSize, "vocabulary size V", in: 2...1 << 24)
         spec.contextLength = r.int("context_length", default: d.contextLength, "longest sequence T", in: 1...1 << 20)
         spec.dim = r.int("dim", default: d.dim, "model width C", in: 1...1 << 16)
-        spec.layers = r.int("layers", default: d.layers, "number of blocks L", in: 0...4096)
+        spec.layers = r.int("layers", default: d.layers, "number of blocks L", in: 1...4096)
         spec.heads = r.int("heads", default: d.heads, "query heads H", in: 1...4096)
         spec.headDim = r.optionalInt("head_dim", "head width D (default dim / heads)", in: 1...1 << 14)
         var issues: [SpecIssue] = []
@@ -74,6 +75,7 @@ extension ModelSpec: Codable {
             issues.append(SpecIssue(path: path, message: "expected an object, got \(v.typeName)")); return block
         }
         var r = OptionReader(o, path: path)
+        // `readBlockKeys` hands each key the type it read (a ComponentSpec, NormPlacement or BlockLayout).
         readBlockKeys(&r, path: path, into: { key, value in
             switch key {
             case "norm": block.norm = value as! ComponentSpec
@@ -174,7 +176,7 @@ extension ModelSpec: Codable {
     public static func parse(_ data: Data, file: String? = nil, overrides: [(String, String)] = []) throws -> ModelSpec {
         var json: JSONValue
         do { json = try JSONValue.parse(data) } catch {
-            throw SpecError([SpecIssue(path: "", message: "not valid JSON (\(error))")], file: file)
+            throw SpecError([SpecIssue(path: "", message: ModelSpec.syntaxMessage(data))], file: file)
         }
         if !overrides.isEmpty, case .object = json { json = json.fillingDefaults(from: ModelSpec().json) }
         for (path, value) in overrides {
@@ -182,16 +184,40 @@ extension ModelSpec: Codable {
             catch let e as SpecError { throw SpecError(e.issues.map { SpecIssue(path: "--set \(path)", message: $0.description) }, file: file) }
         }
         let (spec, issues) = read(json)
-        let all = issues + spec.validate()
+        let all = issues + spec.validate(unreadable: Set(issues.map { $0.path.split(separator: ".").first.map(String.init) ?? "" }))
         guard all.isEmpty else { throw SpecError(all, file: file) }
         return spec
+    }
+
+    /// Where JSON text stops parsing, as a line and column: the decoder does not say, JSONSerialization names the
+    /// character offset ("around character 27"), which is turned into a position a user can find.
+    static func syntaxMessage(_ data: Data) -> String {
+        if data.allSatisfy({ [0x20, 0x0A, 0x0D, 0x09].contains($0) }) { return "not valid JSON: the file is empty" }
+        guard String(data: data, encoding: .utf8) != nil else { return "not valid JSON: the file is not UTF-8 text" }
+        do { _ = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) } catch {
+            let text = (error as NSError).userInfo["NSDebugDescription"] as? String ?? "\(error)"
+            if let r = text.range(of: "character "), let offset = Int(text[r.upperBound...].prefix { $0.isNumber }) {
+                let head = data.prefix(max(0, offset))
+                let line = head.filter { $0 == 0x0A }.count + 1
+                let column = head.count - (head.lastIndex(of: 0x0A).map { $0 - head.startIndex + 1 } ?? 0) + 1
+                return "not valid JSON at line \(line), column \(column): \(text)"
+            }
+            return "not valid JSON: \(text)"
+        }
+        return "not valid JSON"
     }
 
     /// Loads and validates a spec file; `overrides` are `key.path=value` settings applied first.
     public static func load(_ url: URL, overrides: [(String, String)] = []) throws -> ModelSpec {
         let data: Data
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), isDirectory.boolValue {
+            throw SpecError([SpecIssue(path: "", message: "is a directory, not a spec file")], file: url.path)
+        }
         do { data = try Data(contentsOf: url) } catch {
-            throw SpecError([SpecIssue(path: "", message: "cannot read the file (\(error.localizedDescription))")], file: url.path)
+            let reason = (error as NSError).code == CocoaError.fileReadNoPermission.rawValue ? "permission denied"
+                : (error as NSError).code == CocoaError.fileReadNoSuchFile.rawValue ? "no such file" : error.localizedDescription
+            throw SpecError([SpecIssue(path: "", message: "cannot read the file (\(reason))")], file: url.path)
         }
         return try parse(data, file: url.path, overrides: overrides)
     }

@@ -46,7 +46,10 @@ public struct OptionReader {
         guard case .number(let d) = v, d == d.rounded(), abs(d) < 1e15 else {
             fail(key, "expected an integer, got \(v.typeName)"); return def
         }
-        guard range.contains(Int(d)) else { fail(key, "\(Int(d)) is out of range \(describe(range))"); return def }
+        guard range.contains(Int(d)) else {
+            let bound = Int(d) < range.lowerBound ? " (at least \(range.lowerBound))" : " (at most \(range.upperBound))"
+            fail(key, "\(Int(d)) is out of range \(describe(range))\(bound)"); return def
+        }
         return Int(d)
     }
 
@@ -88,7 +91,10 @@ public struct OptionReader {
         guard case .array(let a) = v else { fail(key, "expected an array of integers, got \(v.typeName)"); return def }
         var out: [Int] = []
         for e in a {
-            guard case .number(let d) = e, d == d.rounded() else { fail(key, "expected integers, found \(e.typeName)"); return def }
+            // The magnitude bound keeps Int(d) from trapping on 1e300; such an index is out of any range anyway.
+            guard case .number(let d) = e, d == d.rounded(), abs(d) < 1e15 else {
+                fail(key, "expected integers, found \(e.scalarText ?? e.typeName)"); return def
+            }
             out.append(Int(d))
         }
         return out

@@ -55,6 +55,7 @@ public func sampleToken(_ logits: [Float], options: SamplingOptions, rng: inout 
 /// handed to `onToken` as it is produced (for streaming). Stops at `maxTokens` or the context length.
 public func generate(_ model: TransformerModel, prompt: [Int32], maxTokens: Int, options: SamplingOptions,
                      onToken: (Int32) -> Void = { _ in }) -> [Int32] {
+    // API precondition, not reachable from input: every caller substitutes a newline for an empty prompt.
     precondition(!prompt.isEmpty, "generate needs at least one prompt token")
     let wasTraining = model.isTraining
     model.train(false)
@@ -75,7 +76,9 @@ public func generate(_ model: TransformerModel, prompt: [Int32], maxTokens: Int,
             context.append(token)
             if state.length >= capacity {
                 // The context is full: restart the cache on the most recent half of the window.
-                context = Array(context.suffix(capacity / 2))
+                // Keep at least one token: at context_length 1, half the capacity is nothing to condition on (and an empty
+                // forward traps in the mixers' reshapes).
+                context = Array(context.suffix(max(1, capacity / 2)))
                 state = model.makeDecodeState(batch: 1)
                 logits = model.logits(context, batch: 1, length: context.count, state: state)
             } else {

@@ -84,6 +84,10 @@ public final class Trainer {
         self.config = config
         self.store = store
         self.threads = threads
+        // Before anything is allocated: a spec that cannot be built, or a step that cannot fit in memory, is refused
+        // with every problem (or the estimate) in the message.
+        _ = try spec.validated()
+        try spec.requireTrainingFits(batch: config.batchSize)
         tokenizer = try Trainer.makeTokenizer(config.tokenizer)
         guard tokenizer.vocabSize <= spec.vocabSize else {
             throw TrainingSetupError("the tokenizer has \(tokenizer.vocabSize) tokens but the spec's vocab_size is \(spec.vocabSize); use --set vocab_size=\(tokenizer.vocabSize)")

@@ -23,6 +23,11 @@ public final class ALiBiPositions: Module, Component, PositionalScheme {
 
     public static func parameterCount(options: Options, context: BuildContext) -> Int { 0 }
 
+    /// The bias [1, H, T, S] is built in every attention call.
+    public static func cost(options: Options, context: BuildContext) -> ComponentCost {
+        ComponentCost(quadraticShared: Double(context.heads) * Double(context.contextLength) * Double(context.contextLength))
+    }
+
     /// Head slopes m_1…m_H.
     public static func slopes(heads: Int) -> [Float] {
         guard heads > 0 else { return [] }

@@ -19,6 +19,7 @@ public final class LearnedAbsolutePositions: Module, Component, PositionalScheme
 
     public func embed(_ x: Tensor, offset: Int) -> Tensor {
         let t = x.shape[1], capacity = weight.shape[0]
+        // Callers keep sequences within the context (training batches, evaluation, generation's restart).
         guard offset + t <= capacity else {
             shapeError("learned_abs_pe", "position \(offset + t - 1) is beyond the table of \(capacity) positions (context_length)")
         }

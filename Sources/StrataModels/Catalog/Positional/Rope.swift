@@ -56,6 +56,12 @@ public final class RotaryPositions: Module, Component, PositionalScheme {
 
     public static func parameterCount(options: Options, context: BuildContext) -> Int { 0 }
 
+    /// The cos and sin tables, T × r/2 floats each.
+    public static func cost(options: Options, context: BuildContext) -> ComponentCost {
+        let pairs = RotaryPositions.rotatedPairs(headDim: context.headDim, fraction: options.fraction)
+        return ComponentCost(tableFloats: 2 * Double(context.contextLength) * Double(pairs))
+    }
+
     /// Rotated pairs r/2 for head width D: round(fraction·D/2).
     public static func rotatedPairs(headDim: Int, fraction: Float) -> Int {
         min(headDim / 2, Int((Double(fraction) * Double(headDim) / 2).rounded()))

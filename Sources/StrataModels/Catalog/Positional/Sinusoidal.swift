@@ -35,6 +35,11 @@ public final class SinusoidalPositions: Module, Component, PositionalScheme {
 
     public static func parameterCount(options: Options, context: BuildContext) -> Int { 0 }
 
+    /// The table [T, C].
+    public static func cost(options: Options, context: BuildContext) -> ComponentCost {
+        ComponentCost(tableFloats: Double(context.contextLength) * Double(context.dim))
+    }
+
     /// PE[p] [C].
     static func row(_ p: Int, dim: Int, base: Double) -> [Float] {
         (0..<dim).map { c in

@@ -34,4 +34,12 @@ public final class ClippedSoftmaxAttention: AttentionMixer, Component, TokenMixe
     public static func parameterCount(options: Options, context: BuildContext) -> Int {
         attentionParameterCount(options.attention, context: context)
     }
+
+    public static func issues(options: Options, context: BuildContext) -> [SpecIssue] {
+        attentionIssues(options.attention, context: context)
+    }
+
+    public static func cost(options: Options, context: BuildContext) -> ComponentCost {
+        attentionCost(options.attention, normalizer: .clipped(zeta: options.zeta, gamma: 0), context: context)
+    }
 }

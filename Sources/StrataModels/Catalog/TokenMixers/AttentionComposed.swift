@@ -61,6 +61,7 @@ public func composedAttention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor?, vi
                               normalizer: AttentionNormalizer, scale: Float? = nil) -> (output: Tensor, weights: Tensor) {
     let (b, h, t, d) = (q.shape[0], q.shape[1], q.shape[2], q.shape[3])
     let (kvh, s, dv) = (k.shape[1], k.shape[2], v.shape[3])
+    // Internal invariant for mixers (their head layout is validated by `attentionIssues`); a check for direct callers.
     guard kvh > 0, h % kvh == 0, k.shape[0] == b, k.shape[3] == d, v.shape[1] == kvh, v.shape[2] == s else {
         shapeError("composedAttention", "incompatible q \(q.shape), k \(k.shape), v \(v.shape) (need equal B, D, S and H a multiple of K)")
     }

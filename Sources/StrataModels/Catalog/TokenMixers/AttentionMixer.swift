@@ -38,7 +38,9 @@ public class AttentionMixer: Module {
         causal = context.causal
         window = o.window
         self.normalizer = normalizer
-        guard heads % kvHeads == 0 else {
+        // Internal invariant: `attentionIssues` rejects these head layouts in `ModelSpec.validate()`, which every
+        // path from a spec goes through; only a direct call with unchecked options can get here.
+        guard kvHeads >= 1, kvHeads <= heads, heads % kvHeads == 0 else {
             shapeError(id, "heads (\(heads)) must be a multiple of kv_heads (\(kvHeads))")
         }
         let (c, d) = (context.dim, context.headDim)
@@ -52,6 +54,44 @@ public class AttentionMixer: Module {
         qkvReparam = o.sigmaReparam ? SigmaReparam(segments: [heads * d, kvHeads * d, kvHeads * d], inputs: c, rng: &rng) : nil
         outReparam = o.sigmaReparam ? SigmaReparam(segments: [c], inputs: heads * d, rng: &rng) : nil
         super.init()
+    }
+
+    /// Constraints of the shared options against the model, checked by `ModelSpec.validate()` so that the
+    /// constructor's head-layout guards are never reached from a spec: K ≤ H, H a multiple of K, and the `head`
+    /// gate's split of the C-wide input into H slices.
+    static func attentionIssues(_ o: AttentionOptions, context: BuildContext) -> [SpecIssue] {
+        var issues: [SpecIssue] = []
+        let h = context.heads
+        if let k = o.kvHeads {
+            if k > h {
+                issues.append(SpecIssue(path: "kv_heads", message: "\(k) key/value heads exceed the model's \(h) query heads; use at most heads (\(h))"))
+            } else if h % k != 0 {
+                let divisors = (1...h).filter { h % $0 == 0 }.map(String.init).joined(separator: ", ")
+                issues.append(SpecIssue(path: "kv_heads", message: "heads (\(h)) must be a multiple of kv_heads (\(k)); valid kv_heads: \(divisors)"))
+            }
+        }
+        if o.gate == .head, context.dim % h != 0 {
+            issues.append(SpecIssue(path: "gate", message: "gate \"head\" splits the input into heads: dim \(context.dim) must be a multiple of heads \(h); use gate \"all_heads\""))
+        }
+        return issues
+    }
+
+    /// Cost of the shared body per token: the projections' weights, plus QKᵀ and A·V over the keys a query sees
+    /// at the context length (2·H·D FLOPs each per key; (T+1)/2 keys on average under a causal mask, at most the
+    /// window). Normalizers other than softmax materialize the weights A [B, H, T, T] (with the scores, masks and
+    /// their gradients, about 4 floats per entry); the fused softmax kernel keeps only per-row statistics. The
+    /// decoding state is the KV cache, 2·K·D floats per cached token.
+    static func attentionCost(_ o: AttentionOptions, normalizer: AttentionNormalizer, context: BuildContext) -> ComponentCost {
+        let (h, d, t) = (Double(context.heads), Double(context.headDim), Double(context.contextLength))
+        let k = Double(o.kvHeads ?? context.heads)
+        var keys = context.causal ? (t + 1) / 2 : t
+        if let w = o.window { keys = min(keys, Double(w)) }
+        let weights = Double(attentionParameterCount(o, context: context))
+        let cached = min(t, Double(o.window ?? context.contextLength))
+        return ComponentCost(matmulWeights: weights, mixingFlops: 4 * h * d * keys,
+                             activationsPerToken: (3 * h + 2 * k) * d + h,
+                             quadraticPerSequence: normalizer == .softmax ? 0 : 4 * h * t * t,
+                             statePerSequence: 2 * k * d * cached)
     }
 
     /// Parameter count of the shared body for `o` in `context`.
@@ -99,7 +139,7 @@ public class AttentionMixer: Module {
     /// x [B, T, C] → [B, T, C]; with a `KVCache`, x continues the cached sequence and the cache grows.
     public func forward(_ x: Tensor, context: MixerContext, cache: MixerCache?) -> Tensor {
         let (b, t) = (x.shape[0], x.shape[1])
-        if let cache, !(cache is KVCache) {
+        if let cache, !(cache is KVCache) {   // API misuse only: caches come from this mixer's own makeCache
             shapeError(id, "expects a KVCache from its own makeCache, got \(type(of: cache))")
         }
         let offset = cache?.length ?? context.offset

@@ -122,6 +122,7 @@ public final class AttentionGate: Module {
         heads = context.heads
         headDim = context.headDim
         let c = context.dim
+        // Internal invariant: `AttentionMixer.attentionIssues` rejects this in `ModelSpec.validate()`.
         guard kind != .head || c % heads == 0 else {
             shapeError("gated_attention", "gate \"head\" splits the input into heads: dim \(c) must be a multiple of heads \(heads); use gate \"all_heads\"")
         }

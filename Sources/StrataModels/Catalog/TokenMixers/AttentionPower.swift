@@ -39,4 +39,12 @@ public final class PowerSoftmaxAttention: AttentionMixer, Component, TokenMixer 
     public static func parameterCount(options: Options, context: BuildContext) -> Int {
         attentionParameterCount(options.attention, context: context)
     }
+
+    public static func issues(options: Options, context: BuildContext) -> [SpecIssue] {
+        attentionIssues(options.attention, context: context)
+    }
+
+    public static func cost(options: Options, context: BuildContext) -> ComponentCost {
+        attentionCost(options.attention, normalizer: .power(p: options.p, epsilon: options.epsilon), context: context)
+    }
 }

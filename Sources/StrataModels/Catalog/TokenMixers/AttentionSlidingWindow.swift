@@ -22,4 +22,12 @@ public final class SlidingWindowAttention: AttentionMixer, Component, TokenMixer
     public static func parameterCount(options: Options, context: BuildContext) -> Int {
         attentionParameterCount(options.attention, context: context)
     }
+
+    public static func issues(options: Options, context: BuildContext) -> [SpecIssue] {
+        attentionIssues(options.attention, context: context)
+    }
+
+    public static func cost(options: Options, context: BuildContext) -> ComponentCost {
+        attentionCost(options.attention, normalizer: .softmax, context: context)
+    }
 }

@@ -27,6 +27,14 @@ public final class SoftmaxAttention: AttentionMixer, Component, TokenMixer {
     public static func parameterCount(options: Options, context: BuildContext) -> Int {
         attentionParameterCount(options.attention, context: context)
     }
+
+    public static func issues(options: Options, context: BuildContext) -> [SpecIssue] {
+        attentionIssues(options.attention, context: context)
+    }
+
+    public static func cost(options: Options, context: BuildContext) -> ComponentCost {
+        attentionCost(options.attention, normalizer: .softmax, context: context)
+    }
 }
 
 /// The additive mask for T queries against S keys: the positional bias [1, H, T, S] (ALiBi) plus the key

@@ -45,6 +45,11 @@ public final class DeltaNet: Module, Component, TokenMixer {
             + HeadNorm.parameterCount(heads: context.heads, width: context.headDim, rms: true) + hd * context.dim
     }
 
+    public static func cost(options: Options, context: BuildContext) -> ComponentCost {
+        recurrentCost(weights: parameterCount(options: options, context: context), heads: context.heads,
+                      keyDim: context.headDim, valueDim: context.headDim, chunk: options.chunk, keyWise: false, context: context)
+    }
+
     public func forward(_ x: Tensor, context: MixerContext, cache: MixerCache?) -> Tensor {
         let (b, t) = (x.shape[0], x.shape[1])
         let (q, k, v, beta) = input(x, cache: cache)

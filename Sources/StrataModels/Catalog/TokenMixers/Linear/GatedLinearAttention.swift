@@ -67,6 +67,12 @@ public final class GatedLinearAttention: Module, Component, TokenMixer {
             + h * dv * context.dim + HeadNorm.parameterCount(heads: h, width: dv, rms: false)
     }
 
+    public static func cost(options: Options, context: BuildContext) -> ComponentCost {
+        let (dk, dv) = options.widths(context.headDim)
+        return recurrentCost(weights: parameterCount(options: options, context: context), heads: context.heads, keyDim: dk,
+                             valueDim: dv, chunk: options.chunk, keyWise: true, context: context)
+    }
+
     public func forward(_ x: Tensor, context: MixerContext, cache: MixerCache?) -> Tensor {
         let (b, t) = (x.shape[0], x.shape[1])
         let (hk, hv) = (heads * keyDim, heads * valueDim)

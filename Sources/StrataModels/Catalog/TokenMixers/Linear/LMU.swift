@@ -56,8 +56,20 @@ public final class LegendreMemoryMixer: Module, Component, TokenMixer {
         context.dim * options.units + options.units * options.order * context.dim
     }
 
+    /// Per token the memory update Ā·m (q² per unit) and, in the convolution form, a Toeplitz product over the chunk
+    /// (N·q per unit); the state is U·q per sequence.
+    public static func cost(options: Options, context: BuildContext) -> ComponentCost {
+        let w = Double(parameterCount(options: options, context: context))
+        let (u, q) = (Double(options.units), Double(options.order))
+        let n = Double(max(1, min(options.chunk, context.contextLength)))
+        return ComponentCost(matmulWeights: w, mixingFlops: 2 * u * q * (q + n),
+                             activationsPerToken: w / Double(max(context.dim, 1)) + 2 * u * q, statePerSequence: u * q)
+    }
+
     public func forward(_ x: Tensor, context: MixerContext, cache: MixerCache?) -> Tensor {
         let (b, t) = (x.shape[0], x.shape[1])
+        // Caches come from this mixer's own makeCache. T = 0 would leave `state` nil below: callers pass at least one
+        // token (generation's restart at context_length 1 did not; see Generation.swift).
         let recurrent = cache.map { $0 as! RecurrentCache }
         let u = encode(x)                                               // [B, T, U]
         var state = recurrent?.state, parts: [Tensor] = []

@@ -46,6 +46,11 @@ public final class LinearAttention: Module, Component, TokenMixer {
         4 * context.dim * context.heads * context.headDim
     }
 
+    public static func cost(options: Options, context: BuildContext) -> ComponentCost {
+        recurrentCost(weights: parameterCount(options: options, context: context), heads: context.heads,
+                      keyDim: context.headDim, valueDim: context.headDim, chunk: options.chunk, keyWise: false, context: context)
+    }
+
     public func forward(_ x: Tensor, context: MixerContext, cache: MixerCache?) -> Tensor {
         let (b, t) = (x.shape[0], x.shape[1])
         let parts = splitHeads(qkv(x), heads: heads).split(axis: 3, sizes: [headDim, headDim, headDim])

@@ -35,6 +35,7 @@ public struct RecurrenceInputs {
     /// Bundles the inputs, checking their shapes.
     public init(q: Tensor, k: Tensor, v: Tensor, decay: RecurrenceDecay = .none, beta: Tensor? = nil) {
         self.q = q; self.k = k; self.v = v; self.decay = decay; self.beta = beta
+        // Internal invariants: each mixer builds these tensors from its own projections, whatever the spec.
         guard q.rank == 4, q.shape == k.shape, v.rank == 4, Array(v.shape.prefix(3)) == Array(q.shape.prefix(3)) else {
             shapeError("linear recurrence", "q, k [B, H, T, Dk] and v [B, H, T, Dv] disagree: \(q.shape), \(k.shape), \(v.shape)")
         }
@@ -65,6 +66,7 @@ public enum LinearRecurrence {
     /// Returns o [B, H, T, Dv] and the final state [B, H, Dv, Dk]; `initial` continues a sequence.
     public static func chunked(_ x: RecurrenceInputs, chunk: Int, initial: Tensor? = nil) -> (output: Tensor, state: Tensor) {
         let d = x.dims
+        // `chunk` is ≥ 1 by every mixer's option range; T ≥ 1 is the caller's (n = 0 would divide by zero below).
         guard chunk >= 1 else { shapeError("linear recurrence", "chunk length must be ≥ 1, got \(chunk)") }
         let n = min(chunk, d.t), nc = (d.t + n - 1) / n
         let s0 = initial ?? Tensor.zeros([d.b, d.h, d.dv, d.dk])

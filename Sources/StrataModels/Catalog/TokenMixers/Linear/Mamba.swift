@@ -72,6 +72,15 @@ public final class Mamba: Module, Component, TokenMixer {
             + inner * (r + 2 * n) + r * inner + inner + inner * n + inner + inner * context.dim
     }
 
+    /// The selective scan keeps, per token, the chunk-local states and their decays (about 6 × inner·S floats, measured) besides the
+    /// projections' outputs; the state is inner × S per sequence.
+    public static func cost(options: Options, context: BuildContext) -> ComponentCost {
+        let w = Double(parameterCount(options: options, context: context))
+        let (inner, s) = (Double(options.expand * context.dim), Double(options.state))
+        return ComponentCost(matmulWeights: w, mixingFlops: 6 * inner * s,
+                             activationsPerToken: w / Double(max(context.dim, 1)) + 6 * inner * s, statePerSequence: inner * s)
+    }
+
     public func forward(_ x: Tensor, context: MixerContext, cache: MixerCache?) -> Tensor {
         let (b, t) = (x.shape[0], x.shape[1])
         let uz = inProjection(x).split(axis: 2, sizes: [inner, inner])
@@ -122,6 +131,7 @@ public final class Mamba: Module, Component, TokenMixer {
 public func selectiveScan(u: Tensor, delta: Tensor, a: Tensor, b bm: Tensor, c cm: Tensor, chunk: Int,
                           initial: Tensor? = nil) -> (output: Tensor, state: Tensor) {
     let (batch, t, d, s) = (u.shape[0], u.shape[1], u.shape[2], a.shape[1])
+    // `chunk` ≥ 1 by the option range; T ≥ 1 is the caller's (n = 0 would divide by zero below).
     guard chunk >= 1 else { shapeError("selectiveScan", "chunk length must be ≥ 1, got \(chunk)") }
     let n = min(chunk, t), nc = (t + n - 1) / n, padded = nc * n
     func blocks(_ x: Tensor) -> Tensor {                                                      // [B, C, N, w]

@@ -73,6 +73,12 @@ public final class Mamba2: Module, Component, TokenMixer {
             + 3 * heads + inner + inner * context.dim
     }
 
+    public static func cost(options: Options, context: BuildContext) -> ComponentCost {
+        let (_, heads, p) = options.layout(context)
+        return recurrentCost(weights: parameterCount(options: options, context: context), heads: heads, keyDim: options.state,
+                             valueDim: p, chunk: options.chunk, keyWise: false, context: context)
+    }
+
     public func forward(_ x: Tensor, context: MixerContext, cache: MixerCache?) -> Tensor {
         let (b, t) = (x.shape[0], x.shape[1])
         let p = inProjection(x).split(axis: 2, sizes: [inner, inner + 2 * state, heads])

@@ -28,6 +28,7 @@ func runRecurrence(_ x: RecurrenceInputs, chunk: Int, cache: MixerCache?) -> Ten
         LinearRecurrence.chunked(x, chunk: chunk, initial: initial)
     }
     guard let cache = cache as? RecurrentCache else {
+        // API misuse only: caches come from the mixer's own makeCache.
         if cache != nil { shapeError("recurrent mixer", "expected a RecurrentCache, got \(type(of: cache!))") }
         return chunked(nil).output
     }
@@ -141,4 +142,17 @@ public enum FeatureMap: String, CaseIterable, Sendable {
 
     /// Every spelling, for option docs.
     public static var names: [String] { allCases.map(\.rawValue) }
+}
+
+/// Cost of a mixer on the shared recurrence (`ComponentCost`) with H heads of a Dk × Dv state, trained in chunks of
+/// N: per token the state update and read-out (4·Dk·Dv FLOPs per head) and the intra-chunk scores and values
+/// (2·N·(Dk + Dv)); saved per token the q/k/v/gate widths, the chunk's score matrix (2N per head, 4N·Dk with a
+/// key-wise decay) and the chunk-start states (Dk·Dv / N); decoding keeps one state per head.
+func recurrentCost(weights: Int, heads: Int, keyDim: Int, valueDim: Int, chunk: Int, keyWise: Bool,
+                   context: BuildContext) -> ComponentCost {
+    let n = Double(max(1, min(chunk, context.contextLength)))
+    let (h, dk, dv, w) = (Double(heads), Double(keyDim), Double(valueDim), Double(weights))
+    return ComponentCost(matmulWeights: w, mixingFlops: h * (4 * dk * dv + 2 * n * (dk + dv)),
+                         activationsPerToken: w / Double(max(context.dim, 1)) + h * (2 * (dk + dv) + (keyWise ? 4 * n * dk : 2 * n) + 2 * dk * dv / n),
+                         statePerSequence: h * dk * dv)
 }

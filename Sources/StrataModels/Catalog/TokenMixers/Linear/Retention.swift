@@ -55,6 +55,12 @@ public final class Retention: Module, Component, TokenMixer {
         (0..<heads).map { Float(Foundation.log(1 - Foundation.pow(2.0, -5.0 - Double($0)))) }
     }
 
+    public static func cost(options: Options, context: BuildContext) -> ComponentCost {
+        recurrentCost(weights: parameterCount(options: options, context: context), heads: context.heads,
+                      keyDim: context.headDim, valueDim: options.valueFactor * context.headDim, chunk: options.chunk,
+                      keyWise: false, context: context)
+    }
+
     public func forward(_ x: Tensor, context: MixerContext, cache: MixerCache?) -> Tensor {
         let (b, t) = (x.shape[0], x.shape[1])
         let offset = cache?.length ?? context.offset

@@ -46,6 +46,11 @@ public final class SimplifiedLinearAttention: Module, Component, TokenMixer {
         return 4 * context.dim * hd + ShortConvolution.parameterCount(channels: hd, kernel: options.convKernel, bias: true)
     }
 
+    public static func cost(options: Options, context: BuildContext) -> ComponentCost {
+        recurrentCost(weights: parameterCount(options: options, context: context), heads: context.heads,
+                      keyDim: context.headDim, valueDim: context.headDim, chunk: options.chunk, keyWise: false, context: context)
+    }
+
     public func forward(_ x: Tensor, context: MixerContext, cache: MixerCache?) -> Tensor {
         let (b, t) = (x.shape[0], x.shape[1])
         let hd = heads * headDim
