@@ -1,23 +1,11 @@
 import Foundation
+import StrataCore
 import XCTest
 
 /// Random values for every numeric flag of the commands that train, sample, evaluate and measure, each run in a
 /// child `strata` process: every case must end in success or a clear error (exit 0, 1 or 64 with an `Error:` line),
 /// never a trap. Fixed seed, so a failure names a case that reproduces.
 final class CLIFuzzTests: XCTestCase {
-    /// A small deterministic generator (SplitMix64), so the cases are the same on every machine.
-    struct SplitMix {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func pick<T>(_ items: [T]) -> T { items[Int(next() % UInt64(items.count))] }
-    }
-
     static let integerValues = ["-1", "0", "1", "2", "3", "-9223372036854775808", "9223372036854775807", "99999999999999999999",
                                 "1e3", "abc", "", "7.5", "100000"]
     static let realValues = ["-1", "0", "1e-30", "0.5", "1", "2", "inf", "-inf", "nan", "1e39", "abc", "", "3e-3"]
@@ -55,7 +43,7 @@ final class CLIFuzzTests: XCTestCase {
         try FileManager.default.copyItem(at: dir.appendingPathComponent("runs/\(runID)/checkpoints/latest.safetensors"),
                                          to: dir.appendingPathComponent("model.safetensors"))
 
-        var rng = SplitMix(state: 18)
+        var rng = RNG(seed: 18)
         var outcomes: [String: Int] = [:], messages = Set<String>(), traps: [String] = []
         let cases = 120
         for _ in 0..<cases {
@@ -64,11 +52,11 @@ final class CLIFuzzTests: XCTestCase {
             var arguments = prefix
             // A repeated flag would be an ArgumentParser usage error; replace the prefix's own value instead.
             if let i = arguments.firstIndex(of: flag) { arguments[i + 1] = value } else { arguments += [flag, value] }
-            let r = try ChildProcess.run(arguments, in: dir, timeout: 8)
+            let r = try ChildProcess.run(arguments, in: dir, timeout: 5)
             let label = "strata \(arguments.joined(separator: " "))"
             if r.trapped { traps.append("\(label): status \(r.status)\n\(r.stderr.suffix(600))") }
             if r.timedOut {
-                outcomes["ran past 8 s (valid, long)", default: 0] += 1
+                outcomes["ran past 5 s (valid, long)", default: 0] += 1
             } else if r.status == 0 {
                 outcomes["ok", default: 0] += 1
             } else {
@@ -83,4 +71,9 @@ final class CLIFuzzTests: XCTestCase {
         print("CLI fuzz: \(cases) cases, \(outcomes.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")), "
               + "\(messages.count) distinct error messages, \(traps.count) traps")
     }
+}
+
+extension RNG {
+    /// One of `items`, uniformly (the fuzzers' choice of value or flag).
+    mutating func pick<T>(_ items: [T]) -> T { items[Int(next() % UInt64(items.count))] }
 }

@@ -9,7 +9,7 @@ import XCTest
 /// JSON, safetensors), read by `strata read-check` in child processes: each file must read or give an error line,
 /// never trap. A trap is pinned to the file after the last line printed, and the remaining files are read again.
 final class FileFuzzTests: XCTestCase {
-    private func variants(of data: Data, count: Int, rng: inout CLIFuzzTests.SplitMix) -> [Data] {
+    private func variants(of data: Data, count: Int, rng: inout RNG) -> [Data] {
         (0..<count).map { i in
             var bytes = [UInt8](data)
             switch i % 4 {
@@ -74,7 +74,7 @@ final class FileFuzzTests: XCTestCase {
         let tokenizer = dir.appendingPathComponent("original.tokenizer.json")
         try BPETokenizer.train(text: String(decoding: text, as: UTF8.self), vocabSize: 280).save(to: tokenizer)
 
-        var rng = CLIFuzzTests.SplitMix(state: 2026)
+        var rng = RNG(seed: 2026)
         let plan: [(String, URL, Int)] = [("checkpoint", ckpt, 90), ("safetensors", ckpt, 30), ("tokens", tokens, 40),
                                           ("text", dir.appendingPathComponent("corpus.txt"), 20), ("tokenizer", tokenizer, 40)]
         var total = 0, ok = 0, errors = 0, traps: [String] = [], messages = Set<String>()

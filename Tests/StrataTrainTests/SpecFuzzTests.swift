@@ -10,18 +10,13 @@ typealias JSONValue = StrataModels.JSONValue
 /// short decode, in child processes (`strata spec check --step`) so that a trap fails the test instead of the suite.
 /// Also the spec-side regression cases of issue 18 through the `strata spec check` command.
 final class SpecFuzzTests: XCTestCase {
-    /// A small deterministic generator (SplitMix64), so the cases are the same on every run.
+    /// The cases' generator: Strata's own seeded RNG plus the noise level, so the cases are the same on every run.
     struct Gen {
-        var state: UInt64
+        var rng: RNG
         /// Probability of an edge or wrong value where one can go: low for cases meant to build, high for the rest.
         var noise = 0.1
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
+        init(seed: UInt64) { rng = RNG(seed: seed) }
+        mutating func next() -> UInt64 { rng.next() }
         mutating func int(_ n: Int) -> Int { Int(next() % UInt64(max(n, 1))) }
         mutating func chance(_ p: Double) -> Bool { Double(next() >> 11) / Double(1 << 53) < p }
         mutating func pick<T>(_ xs: [T]) -> T { xs[int(xs.count)] }
@@ -173,7 +168,7 @@ final class SpecFuzzTests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: dir) }
         // STRATA_SPEC_FUZZ_SEED / _CASES explore beyond the fixed default run (seed 18, 600 cases).
         let env = ProcessInfo.processInfo.environment
-        var g = Gen(state: env["STRATA_SPEC_FUZZ_SEED"].flatMap { UInt64($0) } ?? 18)
+        var g = Gen(seed: env["STRATA_SPEC_FUZZ_SEED"].flatMap { UInt64($0) } ?? 18)
         let count = env["STRATA_SPEC_FUZZ_CASES"].flatMap { Int($0) } ?? 600
         var files: [URL] = [], texts: [String: String] = [:]
         for i in 0..<count {
