@@ -1,5 +1,6 @@
 import Foundation
-import Strata
+import StrataCore
+import StrataTrain
 import StrataModels
 import XCTest
 
