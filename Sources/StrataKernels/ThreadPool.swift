@@ -45,10 +45,14 @@ public final class ThreadPool: @unchecked Sendable {
     /// adds contention, measured at about 200× slower for 1,000 threads on 2 cores), falling back to all cores.
     /// The CLI refuses a value that is not a positive integer before this runs.
     public static func configuredThreadCount(environment: [String: String] = ProcessInfo.processInfo.environment) -> Int {
-        if let text = environment["STRATA_THREADS"], let n = Int(text.trimmingCharacters(in: .whitespaces)), n > 0 {
-            return min(n, availableCores)
-        }
+        if let text = environment["STRATA_THREADS"], let n = threadCount(parsing: text) { return min(n, availableCores) }
         return availableCores
+    }
+
+    /// A `STRATA_THREADS` value as a thread count: a positive integer, else nil.
+    public static func threadCount(parsing text: String) -> Int? {
+        guard let n = Int(text.trimmingCharacters(in: .whitespaces)), n >= 1 else { return nil }
+        return n
     }
 
     /// Calls `body` on contiguous, disjoint chunks covering `0..<count`, in parallel.

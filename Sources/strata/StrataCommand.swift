@@ -32,7 +32,7 @@ enum EnvironmentCheck {
     /// Refuses a `STRATA_THREADS` that is not a positive integer; notes when it exceeds the cores (it is capped).
     static func run(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws {
         guard let text = environment["STRATA_THREADS"] else { return }
-        guard let n = Int(text.trimmingCharacters(in: .whitespaces)), n >= 1 else {
+        guard let n = ThreadPool.threadCount(parsing: text) else {
             throw ValidationError("STRATA_THREADS=\(text): expected a positive whole number of threads (unset it for all cores)")
         }
         let cores = ThreadPool.availableCores

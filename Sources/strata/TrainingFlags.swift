@@ -38,36 +38,14 @@ struct TrainingFlags: ParsableArguments {
     var checkpointEvery: String?
     // A new flag here must also be listed in `resumeConflicts` (TrainCommand.swift) or be allowed with --resume.
 
+    /// What `TrainConfig.problems()` cannot see (it checks every setting the config holds, when `config` builds it).
     func validate() throws {
         var problems: [String] = []
-        if let steps, steps < 1 { problems.append("--steps must be at least 1 (got \(steps))") }
-        if let batch, batch < 1 { problems.append("--batch must be at least 1 (got \(batch))") }
-        if let accumulation, accumulation < 1 { problems.append("--accumulation must be at least 1 (got \(accumulation))") }
-        if let lr, !(lr.isFinite && lr > 0) { problems.append("--lr must be a positive finite number (got \(lr))") }
-        if let weightDecay, !(weightDecay.isFinite && weightDecay >= 0) {
-            problems.append("--weight-decay must be a finite number ≥ 0 (got \(weightDecay))")
-        }
         if let warmup, warmup < 0 { problems.append("--warmup must be ≥ 0 (got \(warmup))") }
-        if let evalEvery, evalEvery < 1 { problems.append("--eval-every must be at least 1 (got \(evalEvery))") }
-        if let evalBatches, evalBatches < 1 { problems.append("--eval-batches must be at least 1 (got \(evalBatches))") }
         if let threads, threads < 1 {
             problems.append("--threads must be at least 1 (got \(threads); leave it out for all \(ThreadPool.availableCores) cores)")
         }
-        if let time {
-            if let seconds = parseDuration(time) {
-                if !(seconds.isFinite && seconds > 0) { problems.append("--time must be a positive finite duration (got \(time))") }
-            } else {
-                problems.append("--time: cannot read \"\(time)\" as a duration (e.g. 300, 90s, 5m)")
-            }
-        }
         if !problems.isEmpty { throw ValidationError(problems.joined(separator: "\n")) }
-    }
-
-    /// Threads asked for beyond the cores are capped; says so on stderr.
-    func noteThreadCap() {
-        if let threads, threads > ThreadPool.shared.threadCount {
-            FileHandle.standardError.write(Data("note: --threads \(threads) is more than the \(ThreadPool.shared.threadCount) available; using \(ThreadPool.shared.threadCount)\n".utf8))
-        }
     }
 
     /// The config for `base` with these flags applied.

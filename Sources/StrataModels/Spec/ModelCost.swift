@@ -242,24 +242,37 @@ extension ModelSpec {
                        attentionAndState: 0, tables: 4 * componentCosts().total.tableFloats)
     }
 
-    /// The training-step estimate at `batch`, or `MemoryLimitError` when it exceeds `limit` bytes (default 85 % of
-    /// physical memory). Call before building the model or allocating a batch.
+    /// The training-step estimate at `batch`; throws `SpecError` when the spec is invalid (the estimate means
+    /// nothing then) or `MemoryLimitError` when it exceeds `limit` bytes (default 85 % of physical memory). Call
+    /// before building the model or allocating a batch.
     @discardableResult
     public func requireTrainingFits(batch: Int, sequenceLength: Int? = nil, limit: Double = MemoryBudget.defaultLimit) throws -> MemoryEstimate {
+        _ = try validated()
         let e = trainingMemory(batch: batch, sequenceLength: sequenceLength)
         try MemoryBudget.require(e, for: "a training step of spec \(name) at batch \(batch) × \(sequenceLength ?? contextLength) tokens",
                                  limit: limit)
         return e
     }
 
-    /// The inference estimate, or `MemoryLimitError` when it exceeds `limit` bytes. Call before building a model
-    /// from a checkpoint's spec (eval, sample, resume), so that metadata claiming a huge model is refused before
-    /// anything is allocated.
+    /// The inference estimate; throws `SpecError` for an invalid spec or `MemoryLimitError` when it exceeds `limit`
+    /// bytes. Call before building a model for prefill or decoding.
     @discardableResult
     public func requireInferenceFits(batch: Int = 1, tokens: Int? = nil, limit: Double = MemoryBudget.defaultLimit) throws -> MemoryEstimate {
+        _ = try validated()
         let e = inferenceMemory(batch: batch, tokens: tokens)
         try MemoryBudget.require(e, for: "inference with spec \(name) at batch \(batch) × \(tokens ?? contextLength) tokens",
                                  limit: limit)
+        return e
+    }
+
+    /// What building the model allocates (`modelMemory`); throws `SpecError` for an invalid spec or
+    /// `MemoryLimitError` when it exceeds `limit` bytes. Call before building a model from a checkpoint's spec, so
+    /// that metadata claiming a huge model is refused before anything is allocated.
+    @discardableResult
+    public func requireModelFits(limit: Double = MemoryBudget.defaultLimit) throws -> MemoryEstimate {
+        _ = try validated()
+        let e = modelMemory
+        try MemoryBudget.require(e, for: "building the model of spec \(name)", limit: limit)
         return e
     }
 }

@@ -34,7 +34,6 @@ public struct WorkloadResult: Codable, Sendable {
 public enum WorkloadBenchmark {
     /// Training tokens/s of `spec` at batch × context_length (bench-char: 8 × 256), AdamW lr 3e-4.
     public static func train(_ spec: ModelSpec, batch: Int = 8, threads: Int, repeats: Int = 5) throws -> WorkloadResult {
-        _ = try spec.validated()
         try spec.requireTrainingFits(batch: batch)
         return try Threads.$limit.withValue(threads) {
             PeakMemory.reset()
@@ -63,7 +62,6 @@ public enum WorkloadBenchmark {
 
     /// Prefill tokens/s: one no-gradient forward over `length` tokens at batch 1, filling a decode state.
     public static func prefill(_ spec: ModelSpec, length: Int? = nil, threads: Int, repeats: Int = 7) throws -> WorkloadResult {
-        _ = try spec.validated()
         try spec.requireInferenceFits(tokens: length)
         return try Threads.$limit.withValue(threads) {
             PeakMemory.reset()
@@ -86,7 +84,6 @@ public enum WorkloadBenchmark {
 
     /// Decode tokens/s: batch 1, a 1-token prompt, greedy decoding with the cache until the context is full.
     public static func decode(_ spec: ModelSpec, length: Int? = nil, threads: Int, repeats: Int = 3) throws -> WorkloadResult {
-        _ = try spec.validated()
         try spec.requireInferenceFits(tokens: length)
         return try Threads.$limit.withValue(threads) {
             PeakMemory.reset()

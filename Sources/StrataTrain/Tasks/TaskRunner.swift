@@ -229,7 +229,6 @@ public final class TaskRunner {
         self.config = config
         self.store = store
         self.threads = threads
-        _ = try s.validated()
         try s.requireTrainingFits(batch: config.batchSize)
         model = try TransformerModel(spec: s, seed: config.seed)
         if let real = task as? any RealValuedTask {

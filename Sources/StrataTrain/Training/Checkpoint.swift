@@ -115,8 +115,7 @@ public struct Checkpoint {
 
     /// Builds the model and loads the weights (shapes checked against the spec first, naming each mismatch).
     public func makeModel() throws -> TransformerModel {
-        _ = try spec.validated()
-        try MemoryBudget.require(spec.modelMemory, for: "the model of this checkpoint's spec")
+        try spec.requireModelFits()
         let m = try TransformerModel(spec: spec, seed: 0)
         try m.load(stateDict: model)
         return m

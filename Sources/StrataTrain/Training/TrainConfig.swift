@@ -87,7 +87,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         var p: [String] = []
         if steps == nil && timeBudget == nil { p.append("give a budget: --steps N or --time DURATION") }
         if let s = steps, s < 1 { p.append("--steps must be at least 1 (got \(s))") }
-        if let t = timeBudget, !(t > 0) { p.append("--time must be positive (got \(t) s)") }
+        if let t = timeBudget, !(t > 0 && t.isFinite) { p.append("--time must be a positive finite duration (got \(t) s)") }
         if batchSize < 1 { p.append("--batch must be at least 1") }
         if accumulation < 1 { p.append("--accumulation must be at least 1") }
         // Beyond these the token counters (batch × context × accumulation per step) could overflow.

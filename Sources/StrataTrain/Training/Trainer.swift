@@ -86,7 +86,6 @@ public final class Trainer {
         self.threads = threads
         // Before anything is allocated: a spec that cannot be built, or a step that cannot fit in memory, is refused
         // with every problem (or the estimate) in the message.
-        _ = try spec.validated()
         try spec.requireTrainingFits(batch: config.batchSize)
         tokenizer = try Trainer.makeTokenizer(config.tokenizer)
         guard tokenizer.vocabSize <= spec.vocabSize else {
